@@ -1,0 +1,40 @@
+/*
+ * chan.h - the transport between fusebox and one FUSE server.
+ *
+ * The connection (conn.c) owns the request queues; a transport only moves
+ * bytes. It pulls requests with fuse_conn_next_request(), writes each as
+ * one message, and hands every message that comes back to
+ * fuse_conn_receive(). The socketpair transport (chan_socket.c) does this
+ * with a thread; the sandbox's emulated /dev/fuse will do it from the
+ * server's trapped read(2)/write(2) calls instead.
+ */
+#ifndef FUSEBOX_FUSE_CHAN_H
+#define FUSEBOX_FUSE_CHAN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct fuse_conn;
+struct fuse_chan;
+
+struct fuse_chan_ops {
+	/* Start moving requests and replies for conn. */
+	int (*start)(struct fuse_chan *ch, struct fuse_conn *conn);
+	/* New requests are queued: send them as soon as possible. Called
+	 * with no connection lock held; must not block on the server. */
+	void (*kick)(struct fuse_chan *ch);
+	/* Stop: no more sends; the server sees its channel closed. Waits
+	 * for the transport's threads to end. */
+	void (*stop)(struct fuse_chan *ch);
+	void (*destroy)(struct fuse_chan *ch);
+};
+
+struct fuse_chan {
+	const struct fuse_chan_ops *ops;
+};
+
+/* Transport over a SOCK_SEQPACKET socket; takes ownership of fd. */
+int fuse_chan_socket_new(int fd, struct fuse_chan **out);
+
+#endif

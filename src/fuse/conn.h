@@ -1,0 +1,169 @@
+/*
+ * conn.h - one FUSE connection: INIT state, the request queues and the
+ * table of requests in flight.
+ *
+ * The seed's queues map here as:
+ *   initializedChan -> requests wait on init_cv until INIT settles;
+ *   fd.completions  -> inflight hash, keyed by unique, bounded by
+ *                      max_inflight (it holds queued and sent requests);
+ *   fd.queue        -> queue: requests not yet taken by the transport;
+ *   fd.fullQueueCh  -> full_cv: callers wait there while inflight is full;
+ *   background      -> bg_queue: async requests beyond max_background.
+ *
+ * Lock: conn->lock guards everything in struct fuse_conn and the state of
+ * every request. It is never held while waiting for the server.
+ */
+#ifndef FUSEBOX_FUSE_CONN_H
+#define FUSEBOX_FUSE_CONN_H
+
+#include <linux/fuse.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "fuse/chan.h"
+
+#define FUSE_MAX_IN_ARGS 3
+#define FUSE_MAX_OUT_ARGS 2
+#define FUSE_INFLIGHT_BUCKETS 256
+
+enum fuse_req_state {
+	REQ_NEW,
+	REQ_WAIT_BG,	/* on bg_queue */
+	REQ_QUEUED,	/* on queue, not yet sent */
+	REQ_SENT,	/* sent, waiting for the reply */
+	REQ_DONE,
+};
+
+struct fuse_req;
+typedef void (*fuse_req_done_fn)(struct fuse_req *req);
+
+/* Who asked: copied into fuse_in_header as the kernel would. */
+struct fuse_caller {
+	uint32_t uid, gid, pid;
+};
+
+struct fuse_req {
+	struct fuse_in_header in;
+	struct iovec in_args[FUSE_MAX_IN_ARGS];
+	int n_in;
+	/* Reply payload goes straight into these buffers. */
+	struct iovec out_args[FUSE_MAX_OUT_ARGS];
+	int n_out;
+	/* Fewest payload bytes a success reply may carry (the rest of the
+	 * out args may be cut short, as for READ). */
+	size_t out_min;
+
+	struct fuse_out_header out;
+	size_t out_len;		/* payload bytes received */
+	int error;		/* 0 or negative errno: the result */
+
+	enum fuse_req_state state;
+	bool noreply;		/* FORGET: done once sent */
+	bool background;	/* counts against max_background */
+	bool before_init;	/* INIT itself: does not wait for INIT */
+	bool sending;		/* the transport holds it right now */
+	fuse_req_done_fn done;	/* async: called once, then owns req */
+	void *priv;
+	pthread_cond_t cv;	/* sync callers wait here */
+	struct fuse_req *next;	/* queue / bg_queue link */
+	struct fuse_req *hnext;	/* inflight hash link */
+};
+
+enum fuse_conn_state {
+	CONN_INIT_WAIT,	/* INIT sent, no reply yet */
+	CONN_READY,
+	CONN_REFUSED,	/* INIT failed: requests get -ECONNREFUSED */
+	CONN_DEAD,	/* aborted or server gone: -ENOTCONN */
+};
+
+struct fuse_conn_params {
+	uint32_t max_read;	/* mount option; 0 = none */
+	uint32_t max_pages_limit;
+	uint32_t max_inflight;
+	int debug;
+};
+
+/* Settled by INIT (init.c). */
+struct fuse_conn_limits {
+	uint32_t major, minor;
+	uint64_t flags;
+	uint32_t max_write, max_read, max_readahead, max_pages;
+	uint32_t max_background, congestion_threshold, time_gran;
+	uint32_t name_max;
+};
+
+struct fuse_conn {
+	pthread_mutex_t lock;
+	enum fuse_conn_state state;
+	char error_msg[256];
+	pthread_cond_t init_cv;
+	pthread_cond_t full_cv;
+	struct fuse_conn_params params;
+	struct fuse_conn_limits lim;
+	struct fuse_chan *chan;
+
+	uint64_t next_unique;
+	struct fuse_req *inflight[FUSE_INFLIGHT_BUCKETS];
+	uint32_t n_inflight;
+	struct fuse_req *queue_head, *queue_tail;
+	struct fuse_req *bg_head, *bg_tail;
+	uint32_t n_background;	/* background requests past bg_queue */
+
+	/* Ops the server answered ENOSYS to, as the kernel remembers them. */
+	bool no_open, no_opendir, no_access, no_flush, no_getxattr,
+	     no_listxattr, no_lseek, no_readdirplus;
+
+	struct fuse_init_in init_in;
+	struct fuse_init_out init_out;
+	struct fuse_req *init_req;
+};
+
+int fuse_conn_new(struct fuse_chan *chan, const struct fuse_conn_params *p,
+		  struct fuse_conn **out);
+/* Abort (if still alive), stop the transport and free everything. */
+void fuse_conn_free(struct fuse_conn *c);
+
+/* Fail every request in flight with err (-ECONNABORTED), later ones with
+ * -ENOTCONN. why goes to fuse_conn_error(). */
+void fuse_conn_abort(struct fuse_conn *c, int err, const char *why);
+const char *fuse_conn_error(struct fuse_conn *c);
+int fuse_conn_wait_init(struct fuse_conn *c);
+
+/* Set up a request. */
+void fuse_req_init(struct fuse_req *req, uint32_t opcode, uint64_t nodeid,
+		   const struct fuse_caller *who);
+void fuse_req_in(struct fuse_req *req, const void *p, size_t n);
+void fuse_req_out(struct fuse_req *req, void *p, size_t n);
+
+/* Send and wait for the reply; returns req->error. No lock is held while
+ * waiting. */
+int fuse_send_sync(struct fuse_conn *c, struct fuse_req *req);
+/* Send a heap request whose completion runs req->done (which frees it). */
+void fuse_send_async(struct fuse_conn *c, struct fuse_req *req);
+/* Send without waiting; then fuse_wait() once. For pipelined READs. */
+int fuse_submit(struct fuse_conn *c, struct fuse_req *req);
+int fuse_wait(struct fuse_conn *c, struct fuse_req *req);
+
+/* For transports. */
+struct fuse_req *fuse_conn_next_request(struct fuse_conn *c);
+void fuse_conn_requeue(struct fuse_conn *c, struct fuse_req *req);
+void fuse_conn_sent(struct fuse_conn *c, struct fuse_req *req);
+/* Deliver one message from the server. recv_into(ctx, iov, n) reads the
+ * message into iov and returns its full length (even if longer), or a
+ * negative errno. */
+typedef long (*fuse_recv_fn)(void *ctx, const struct iovec *iov, int n);
+void fuse_conn_receive(struct fuse_conn *c, const struct fuse_out_header *peek,
+		       long msg_len, fuse_recv_fn recv_into, void *ctx);
+
+/* init.c */
+void fuse_init_start(struct fuse_conn *c);
+
+/* log.c: one line per event, rate limited so a hostile server cannot
+ * flood the log. */
+void fuse_log_bad(struct fuse_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+const char *fuse_opcode_name(uint32_t opcode);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * ops.h - one small function per FUSE opcode. Each fills a request, sends
+ * it through conn.c and checks what only it can check (validate.c).
+ * Errors are negative errno values; a reply that breaks the protocol is
+ * -EIO (and one line in the log).
+ */
+#ifndef FUSEBOX_FUSE_OPS_H
+#define FUSEBOX_FUSE_OPS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "fuse/conn.h"
+
+int fuse_op_lookup(struct fuse_conn *c, const struct fuse_caller *who,
+		   uint64_t parent, const char *name,
+		   struct fuse_entry_out *out);
+int fuse_op_getattr(struct fuse_conn *c, const struct fuse_caller *who,
+		    uint64_t nodeid, const uint64_t *fh,
+		    struct fuse_attr_out *out);
+/* Returns the length of the target (not NUL-terminated) in buf. */
+ssize_t fuse_op_readlink(struct fuse_conn *c, const struct fuse_caller *who,
+			 uint64_t nodeid, char *buf, size_t size);
+int fuse_op_open(struct fuse_conn *c, const struct fuse_caller *who,
+		 uint64_t nodeid, bool dir, int flags,
+		 struct fuse_open_out *out);
+void fuse_op_release(struct fuse_conn *c, uint64_t nodeid, bool dir,
+		     uint64_t fh, int flags, uint64_t lock_owner);
+int fuse_op_flush(struct fuse_conn *c, const struct fuse_caller *who,
+		  uint64_t nodeid, uint64_t fh, uint64_t lock_owner);
+/* Pipelined READ: prepare, submit, then wait. */
+struct fuse_read_req {
+	struct fuse_req req;
+	struct fuse_read_in in;
+};
+void fuse_op_read_prepare(struct fuse_read_req *r,
+			  const struct fuse_caller *who, uint64_t nodeid,
+			  uint64_t fh, uint64_t off, void *buf, uint32_t size,
+			  int flags);
+ssize_t fuse_op_read(struct fuse_conn *c, const struct fuse_caller *who,
+		     uint64_t nodeid, uint64_t fh, uint64_t off, void *buf,
+		     uint32_t size, int flags);
+/* Raw READDIR/READDIRPLUS payload into buf; returns its length. */
+ssize_t fuse_op_readdir(struct fuse_conn *c, const struct fuse_caller *who,
+			uint64_t nodeid, uint64_t fh, uint64_t off, bool plus,
+			void *buf, uint32_t size);
+int fuse_op_statfs(struct fuse_conn *c, const struct fuse_caller *who,
+		   uint64_t nodeid, struct fuse_kstatfs *out);
+int fuse_op_access(struct fuse_conn *c, const struct fuse_caller *who,
+		   uint64_t nodeid, int mask);
+/* size 0: returns the size the value needs. */
+ssize_t fuse_op_getxattr(struct fuse_conn *c, const struct fuse_caller *who,
+			 uint64_t nodeid, const char *name, void *buf,
+			 size_t size);
+ssize_t fuse_op_listxattr(struct fuse_conn *c, const struct fuse_caller *who,
+			  uint64_t nodeid, char *buf, size_t size);
+off_t fuse_op_lseek(struct fuse_conn *c, const struct fuse_caller *who,
+		    uint64_t nodeid, uint64_t fh, off_t off, int whence);
+/* Queue FORGET; never blocks. */
+void fuse_op_forget(struct fuse_conn *c, uint64_t nodeid, uint64_t nlookup);
+/* Several at once: one BATCH_FORGET from protocol 7.16 on. */
+void fuse_op_forget_batch(struct fuse_conn *c,
+			  const struct fuse_forget_one *v, size_t n);
+/* DESTROY; waits at most timeout_ms for the answer. */
+int fuse_op_destroy(struct fuse_conn *c, int timeout_ms);
+
+/* validate.c */
+bool fuse_attr_valid(const struct fuse_attr *a);
+/* A LOOKUP answer: 0, or -EIO if it is not one a child may have. */
+int fuse_entry_check(struct fuse_conn *c, uint32_t opcode,
+		     const struct fuse_entry_out *e);
+/* Walks a READDIR(PLUS) payload. cb gets each record; parsing stops at
+ * the first bad record with -EIO. */
+struct fuse_dirent_view {
+	uint64_t ino, off;
+	uint32_t type;
+	const char *name;	/* not NUL-terminated */
+	uint32_t namelen;
+	const struct fuse_entry_out *entry; /* READDIRPLUS only */
+};
+typedef int (*fuse_dirent_cb)(void *ctx, const struct fuse_dirent_view *d);
+int fuse_dirents_parse(struct fuse_conn *c, const void *buf, size_t len,
+		       bool plus, fuse_dirent_cb cb, void *ctx);
+int fuse_xattr_list_check(const char *list, size_t len);
+uint64_t fuse_timeout_ns(uint64_t sec, uint32_t nsec);
+
+#endif

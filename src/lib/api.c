@@ -1,0 +1,409 @@
+/*
+ * api.c - the *at()-shaped calls of libfusebox: resolve the starting
+ * directory, walk, and hand over to the VFS. Errors are negative errno.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/fs.h"
+
+/* The inode a path is resolved from, referenced. */
+static int start_inode(struct fb_fs *fs, int dirfd, const char *path,
+		       struct vfs_inode **out)
+{
+	struct vfs_file *f;
+
+	if (!path)
+		return -EFAULT;
+	if (path[0] == '/' || dirfd == FB_AT_FDCWD) {
+		*out = fs->m->root;
+	} else {
+		f = fb_fd_get(fs, dirfd);
+		if (!f)
+			return -EBADF;
+		*out = f->inode;
+		if (!S_ISDIR(f->inode->type) && path[0]) {
+			vfs_file_put(f);
+			return -ENOTDIR;
+		}
+		pthread_mutex_lock(&fs->m->lock);
+		vfs_inode_get(*out);
+		pthread_mutex_unlock(&fs->m->lock);
+		vfs_file_put(f);
+		return 0;
+	}
+	pthread_mutex_lock(&fs->m->lock);
+	vfs_inode_get(*out);
+	pthread_mutex_unlock(&fs->m->lock);
+	return 0;
+}
+
+static int resolve(struct fb_fs *fs, const struct fuse_caller *who, int dirfd,
+		   const char *path, int walk_flags, struct vfs_inode **out)
+{
+	struct vfs_inode *start;
+	int err = start_inode(fs, dirfd, path, &start);
+
+	if (err)
+		return err;
+	err = vfs_walk(fs->m, who, start, path, walk_flags, out);
+	vfs_inode_put(fs->m, start);
+	return err;
+}
+
+/* For a call that would create path: ENOENT/ENOTDIR when its parent
+ * cannot be reached, EEXIST when it exists, else EROFS. */
+static int create_errno(struct fb_fs *fs, int dirfd, const char *path)
+{
+	struct fuse_caller who;
+	struct vfs_inode *ino;
+	char *copy, *parent;
+	int err;
+
+	fb_caller(&who, 0);
+	err = resolve(fs, &who, dirfd, path, 0, &ino);
+	if (!err) {
+		vfs_inode_put(fs->m, ino);
+		return -EEXIST;
+	}
+	if (err != -ENOENT)
+		return err;
+	copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	parent = dirname(copy);
+	err = resolve(fs, &who, dirfd, parent, VFS_FOLLOW, &ino);
+	free(copy);
+	if (err)
+		return err;
+	err = S_ISDIR(ino->type) ? -EROFS : -ENOTDIR;
+	vfs_inode_put(fs->m, ino);
+	return err;
+}
+
+int fb_openat(struct fb_fs *fs, int dirfd, const char *path, int flags,
+	      mode_t mode)
+{
+	struct fuse_caller who;
+	struct vfs_inode *ino;
+	struct vfs_file *f;
+	int acc = flags & O_ACCMODE, walk = VFS_FOLLOW, err, fd;
+
+	(void)mode;
+	fb_caller(&who, 0);
+	if ((flags & O_NOFOLLOW) || (flags & (O_CREAT | O_EXCL)) ==
+					    (O_CREAT | O_EXCL))
+		walk = 0;
+	if ((flags & O_TMPFILE) == O_TMPFILE) {
+		/* path names the directory the file would be made in. */
+		err = resolve(fs, &who, dirfd, path, VFS_FOLLOW, &ino);
+		if (err)
+			return err;
+		err = S_ISDIR(ino->type) ? -EROFS : -ENOTDIR;
+		vfs_inode_put(fs->m, ino);
+		return err;
+	}
+	err = resolve(fs, &who, dirfd, path, walk, &ino);
+	if (err == -ENOENT && (flags & O_CREAT))
+		return create_errno(fs, dirfd, path);
+	if (err)
+		return err;
+	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+		err = -EEXIST;
+	else if (S_ISLNK(ino->type) && !(flags & O_PATH))
+		err = -ELOOP; /* O_NOFOLLOW on a symlink */
+	else if ((flags & O_DIRECTORY) && !S_ISDIR(ino->type))
+		err = -ENOTDIR;
+	else if (S_ISDIR(ino->type) && !(flags & O_PATH) &&
+		 (acc != O_RDONLY || (flags & O_CREAT)))
+		err = -EISDIR;
+	else if (!(flags & O_PATH) && S_ISREG(ino->type) &&
+		 (acc != O_RDONLY || (flags & O_TRUNC)))
+		err = -EROFS; /* this version is read-only */
+	if (!err)
+		err = vfs_open(fs->m, &who, ino,
+			       flags & ~(O_CREAT | O_EXCL | O_NOCTTY), &f);
+	vfs_inode_put(fs->m, ino);
+	if (err)
+		return err;
+	fd = fb_fd_install(fs, f);
+	if (fd < 0) {
+		vfs_file_put(f);
+		return fd;
+	}
+	return fd;
+}
+
+int fb_open(struct fb_fs *fs, const char *path, int flags)
+{
+	return fb_openat(fs, FB_AT_FDCWD, path, flags, 0);
+}
+
+int fb_close(struct fb_fs *fs, int fd)
+{
+	struct vfs_file *f = fb_fd_remove(fs, fd);
+	struct fuse_caller who;
+	int err;
+
+	if (!f)
+		return -EBADF;
+	fb_caller(&who, 0);
+	err = vfs_file_flush(f, &who);
+	vfs_file_put(f);
+	return err;
+}
+
+ssize_t fb_read(struct fb_fs *fs, int fd, void *buf, size_t count)
+{
+	struct vfs_file *f = fb_fd_get(fs, fd);
+	struct fuse_caller who;
+	ssize_t n;
+
+	if (!f)
+		return -EBADF;
+	fb_caller(&who, 0);
+	n = S_ISDIR(f->inode->type) ? -EISDIR : vfs_read(f, &who, buf, count);
+	vfs_file_put(f);
+	return n;
+}
+
+ssize_t fb_pread(struct fb_fs *fs, int fd, void *buf, size_t count,
+		 off_t offset)
+{
+	struct vfs_file *f = fb_fd_get(fs, fd);
+	struct fuse_caller who;
+	ssize_t n;
+
+	if (!f)
+		return -EBADF;
+	fb_caller(&who, 0);
+	if (f->open_flags & (FOPEN_NONSEEKABLE | FOPEN_STREAM))
+		n = -ESPIPE;
+	else
+		n = vfs_pread(f, &who, buf, count, offset);
+	vfs_file_put(f);
+	return n;
+}
+
+off_t fb_lseek(struct fb_fs *fs, int fd, off_t offset, int whence)
+{
+	struct vfs_file *f = fb_fd_get(fs, fd);
+	struct fuse_caller who;
+	off_t r;
+
+	if (!f)
+		return -EBADF;
+	fb_caller(&who, 0);
+	r = vfs_lseek(f, &who, offset, whence);
+	vfs_file_put(f);
+	return r;
+}
+
+ssize_t fb_getdents64(struct fb_fs *fs, int fd, void *buf, size_t count)
+{
+	struct vfs_file *f = fb_fd_get(fs, fd);
+	struct fuse_caller who;
+	ssize_t n;
+
+	if (!f)
+		return -EBADF;
+	fb_caller(&who, 0);
+	n = vfs_getdents64(f, &who, buf, count);
+	vfs_file_put(f);
+	return n;
+}
+
+int fb_fstat(struct fb_fs *fs, int fd, struct stat *st)
+{
+	struct vfs_file *f = fb_fd_get(fs, fd);
+	struct fuse_caller who;
+	int err;
+
+	if (!f)
+		return -EBADF;
+	fb_caller(&who, 0);
+	err = vfs_getattr(fs->m, &who, f->inode, f, false, st);
+	vfs_file_put(f);
+	return err;
+}
+
+int fb_fstatat(struct fb_fs *fs, int dirfd, const char *path, struct stat *st,
+	       int flags)
+{
+	struct fuse_caller who;
+	struct vfs_inode *ino;
+	int err;
+
+	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT))
+		return -EINVAL;
+	fb_caller(&who, 0);
+	err = resolve(fs, &who, dirfd, path,
+		      ((flags & AT_SYMLINK_NOFOLLOW) ? 0 : VFS_FOLLOW) |
+			      ((flags & AT_EMPTY_PATH) ? VFS_EMPTY_PATH : 0),
+		      &ino);
+	if (err)
+		return err;
+	err = vfs_getattr(fs->m, &who, ino, NULL, false, st);
+	vfs_inode_put(fs->m, ino);
+	return err;
+}
+
+int fb_stat(struct fb_fs *fs, const char *path, struct stat *st)
+{
+	return fb_fstatat(fs, FB_AT_FDCWD, path, st, 0);
+}
+
+int fb_lstat(struct fb_fs *fs, const char *path, struct stat *st)
+{
+	return fb_fstatat(fs, FB_AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+ssize_t fb_readlinkat(struct fb_fs *fs, int dirfd, const char *path,
+		      char *buf, size_t size)
+{
+	struct fuse_caller who;
+	struct vfs_inode *ino;
+	ssize_t n;
+	int err;
+
+	if ((ssize_t)size <= 0)
+		return -EINVAL;
+	fb_caller(&who, 0);
+	err = resolve(fs, &who, dirfd, path, VFS_EMPTY_PATH, &ino);
+	if (err)
+		return err;
+	n = vfs_readlink(fs->m, &who, ino, buf, size);
+	vfs_inode_put(fs->m, ino);
+	return n;
+}
+
+int fb_statfs(struct fb_fs *fs, const char *path, struct statfs *sfs)
+{
+	struct fuse_caller who;
+	struct vfs_inode *ino;
+	int err;
+
+	fb_caller(&who, 0);
+	err = resolve(fs, &who, FB_AT_FDCWD, path, VFS_FOLLOW, &ino);
+	if (err)
+		return err;
+	err = vfs_statfs(fs->m, &who, ino, sfs);
+	vfs_inode_put(fs->m, ino);
+	return err;
+}
+
+int fb_fstatfs(struct fb_fs *fs, int fd, struct statfs *sfs)
+{
+	struct vfs_file *f = fb_fd_get(fs, fd);
+	struct fuse_caller who;
+	int err;
+
+	if (!f)
+		return -EBADF;
+	fb_caller(&who, 0);
+	err = vfs_statfs(fs->m, &who, f->inode, sfs);
+	vfs_file_put(f);
+	return err;
+}
+
+int fb_faccessat(struct fb_fs *fs, int dirfd, const char *path, int mode,
+		 int flags)
+{
+	struct fuse_caller who;
+	struct vfs_inode *ino;
+	int err;
+
+	if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	if (mode & ~(R_OK | W_OK | X_OK))
+		return -EINVAL;
+	fb_caller(&who, !(flags & AT_EACCESS));
+	err = resolve(fs, &who, dirfd, path,
+		      ((flags & AT_SYMLINK_NOFOLLOW) ? 0 : VFS_FOLLOW) |
+			      ((flags & AT_EMPTY_PATH) ? VFS_EMPTY_PATH : 0),
+		      &ino);
+	if (err)
+		return err;
+	err = vfs_access(fs->m, &who, ino, mode);
+	vfs_inode_put(fs->m, ino);
+	return err;
+}
+
+static ssize_t xattr_at(struct fb_fs *fs, const char *path, int follow,
+			const char *name, void *value, size_t size, int list)
+{
+	struct fuse_caller who;
+	struct vfs_inode *ino;
+	ssize_t n;
+	int err;
+
+	fb_caller(&who, 0);
+	err = resolve(fs, &who, FB_AT_FDCWD, path, follow ? VFS_FOLLOW : 0,
+		      &ino);
+	if (err)
+		return err;
+	n = list ? vfs_listxattr(fs->m, &who, ino, value, size)
+		 : vfs_getxattr(fs->m, &who, ino, name, value, size);
+	vfs_inode_put(fs->m, ino);
+	return n;
+}
+
+static ssize_t xattr_fd(struct fb_fs *fs, int fd, const char *name,
+			void *value, size_t size, int list)
+{
+	struct vfs_file *f = fb_fd_get(fs, fd);
+	struct fuse_caller who;
+	ssize_t n;
+
+	if (!f)
+		return -EBADF;
+	fb_caller(&who, 0);
+	if (f->flags & O_PATH)
+		n = -EBADF;
+	else
+		n = list ? vfs_listxattr(fs->m, &who, f->inode, value, size)
+			 : vfs_getxattr(fs->m, &who, f->inode, name, value,
+					size);
+	vfs_file_put(f);
+	return n;
+}
+
+ssize_t fb_getxattr(struct fb_fs *fs, const char *path, const char *name,
+		    void *value, size_t size)
+{
+	return xattr_at(fs, path, 1, name, value, size, 0);
+}
+
+ssize_t fb_lgetxattr(struct fb_fs *fs, const char *path, const char *name,
+		     void *value, size_t size)
+{
+	return xattr_at(fs, path, 0, name, value, size, 0);
+}
+
+ssize_t fb_fgetxattr(struct fb_fs *fs, int fd, const char *name, void *value,
+		     size_t size)
+{
+	return xattr_fd(fs, fd, name, value, size, 0);
+}
+
+ssize_t fb_listxattr(struct fb_fs *fs, const char *path, char *list,
+		     size_t size)
+{
+	return xattr_at(fs, path, 1, NULL, list, size, 1);
+}
+
+ssize_t fb_llistxattr(struct fb_fs *fs, const char *path, char *list,
+		      size_t size)
+{
+	return xattr_at(fs, path, 0, NULL, list, size, 1);
+}
+
+ssize_t fb_flistxattr(struct fb_fs *fs, int fd, char *list, size_t size)
+{
+	return xattr_fd(fs, fd, NULL, list, size, 1);
+}

@@ -1,0 +1,42 @@
+/*
+ * fs.h - struct fb_fs, what a libfusebox handle holds: the connection,
+ * the VFS mount, the descriptor table and the server it started.
+ */
+#ifndef FUSEBOX_LIB_FS_H
+#define FUSEBOX_LIB_FS_H
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "fusebox.h"
+#include "vfs/vfs.h"
+
+struct fb_fs {
+	struct fuse_conn *conn;
+	struct vfs_mount *m;
+
+	pthread_mutex_t fd_lock;
+	struct vfs_file **fds;
+	int n_fds;
+
+	pid_t server_pid;	/* 0 unless fb_spawn started it */
+	ino_t server_sock;	/* the server's end, to find daemonized ones */
+};
+
+/* fdtable.c */
+int fb_fd_install(struct fb_fs *fs, struct vfs_file *f);
+struct vfs_file *fb_fd_get(struct fb_fs *fs, int fd); /* referenced */
+struct vfs_file *fb_fd_remove(struct fb_fs *fs, int fd);
+
+/* The caller as the kernel would describe it: fsuid, fsgid, tgid; with
+ * real_ids, the real ones (access(2) without AT_EACCESS). */
+void fb_caller(struct fuse_caller *who, int real_ids);
+
+/* spawn.c */
+/* After DESTROY: ask the server to exit (SIGTERM), before the channel
+ * closes, so that it ends cleanly. */
+void fb_server_stop(struct fb_fs *fs, int *status);
+/* After the channel closed: wait for it (SIGKILL if it lingers). */
+void fb_server_reap(struct fb_fs *fs, int *status);
+
+#endif

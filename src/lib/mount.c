@@ -1,0 +1,127 @@
+/*
+ * mount.c - fb_mount and fb_unmount: a libfusebox handle's life.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <unistd.h>
+
+#include "fuse/chan.h"
+#include "lib/fs.h"
+
+#define DESTROY_TIMEOUT_MS 5000
+
+void fb_options_init(struct fb_options *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+void fb_caller(struct fuse_caller *who, int real_ids)
+{
+	who->uid = (uint32_t)(real_ids ? getuid() : (uid_t)setfsuid((uid_t)-1));
+	who->gid = (uint32_t)(real_ids ? getgid() : (gid_t)setfsgid((gid_t)-1));
+	who->pid = (uint32_t)getpid();
+}
+
+int fb_mount(int chan_fd, const struct fb_options *opts,
+	     struct fb_fs **out)
+{
+	struct fb_options o;
+	struct fuse_conn_params p = { 0 };
+	struct fuse_chan *ch;
+	struct fb_fs *fs;
+	int err;
+
+	if (opts)
+		o = *opts;
+	else
+		fb_options_init(&o);
+	if (o.max_pages > 256)
+		return -EINVAL;
+	p.max_read = o.max_read;
+	p.max_pages_limit = o.max_pages ? o.max_pages : 256;
+	p.max_inflight = o.max_inflight ? o.max_inflight : 256;
+	p.debug = o.debug;
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs) {
+		close(chan_fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&fs->fd_lock, NULL);
+	err = fuse_chan_socket_new(chan_fd, &ch);
+	if (err)
+		goto fail;
+	err = fuse_conn_new(ch, &p, &fs->conn);
+	if (err) {
+		ch->ops->destroy(ch);
+		goto fail;
+	}
+	err = vfs_mount_new(fs->conn, o.max_dentries ? o.max_dentries : 65536,
+			    &fs->m);
+	if (err) {
+		fuse_conn_free(fs->conn);
+		goto fail;
+	}
+	*out = fs;
+	return 0;
+fail:
+	pthread_mutex_destroy(&fs->fd_lock);
+	free(fs);
+	return err;
+}
+
+int fb_wait_init(struct fb_fs *fs)
+{
+	return fuse_conn_wait_init(fs->conn);
+}
+
+const char *fb_conn_error(struct fb_fs *fs)
+{
+	return fuse_conn_error(fs->conn);
+}
+
+int fb_conn_info(struct fb_fs *fs, struct fb_conn_info *info)
+{
+	const struct fuse_conn_limits *l = &fs->conn->lim;
+	int err = fuse_conn_wait_init(fs->conn);
+
+	if (err)
+		return err;
+	info->proto_major = l->major;
+	info->proto_minor = l->minor;
+	info->max_write = l->max_write;
+	info->max_read = l->max_read;
+	info->max_readahead = l->max_readahead;
+	info->max_pages = l->max_pages;
+	info->max_background = l->max_background;
+	info->congestion_threshold = l->congestion_threshold;
+	info->time_gran = l->time_gran;
+	info->flags = l->flags;
+	return 0;
+}
+
+int fb_unmount(struct fb_fs *fs)
+{
+	int status = 0;
+
+	/* Descriptors still open are closed as exit(2) would close them. */
+	for (int fd = 0; fd < fs->n_fds; fd++) {
+		struct vfs_file *f = fb_fd_remove(fs, fd);
+
+		if (f)
+			vfs_file_put(f);
+	}
+	if (fuse_conn_wait_init(fs->conn) == 0)
+		fuse_op_destroy(fs->conn, DESTROY_TIMEOUT_MS);
+	fb_server_stop(fs, &status);
+	vfs_mount_free(fs->m);
+	fuse_conn_free(fs->conn);
+	if (fs->server_pid)
+		fb_server_reap(fs, &status);
+	free(fs->fds);
+	pthread_mutex_destroy(&fs->fd_lock);
+	free(fs);
+	return status;
+}

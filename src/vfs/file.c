@@ -1,0 +1,278 @@
+/*
+ * file.c - open file descriptions: OPEN/RELEASE, FLUSH on close, READ
+ * split into requests of at most min(max_read, max_pages pages), and
+ * lseek including SEEK_DATA/SEEK_HOLE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vfs/vfs.h"
+
+#define PAGE_SZ 4096u
+#define MAX_RW_COUNT (0x7ffff000u) /* Linux's cap on one read(2) */
+#define READ_PIPELINE 16	   /* READs in flight for one read(2) */
+
+int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
+	     struct vfs_inode *ino, int flags, struct vfs_file **out)
+{
+	struct fuse_open_out oo = { 0 };
+	struct vfs_file *f;
+	bool dir = S_ISDIR(ino->type);
+	int r = 1;
+
+	if (!(flags & O_PATH)) {
+		/* Device nodes, fifos and sockets on a FUSE mount are
+		 * served by the local kernel, never by the server. */
+		if (!dir && !S_ISREG(ino->type))
+			return -ENXIO;
+		r = fuse_op_open(m->conn, who, ino->nodeid, dir, flags, &oo);
+		if (r < 0)
+			return r;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		if (r == 0)
+			fuse_op_release(m->conn, ino->nodeid, dir, oo.fh, flags,
+					0);
+		return -ENOMEM;
+	}
+	f->m = m;
+	f->inode = ino;
+	pthread_mutex_lock(&m->lock);
+	vfs_inode_get(ino);
+	pthread_mutex_unlock(&m->lock);
+	f->flags = flags;
+	f->has_fh = r == 0;
+	f->fh = oo.fh;
+	f->open_flags = oo.open_flags;
+	f->refs = 1;
+	pthread_mutex_init(&f->pos_lock, NULL);
+	*out = f;
+	return 0;
+}
+
+void vfs_file_get(struct vfs_file *f)
+{
+	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+}
+
+void vfs_file_put(struct vfs_file *f)
+{
+	struct vfs_mount *m = f->m;
+
+	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (f->has_fh)
+		fuse_op_release(m->conn, f->inode->nodeid,
+				S_ISDIR(f->inode->type), f->fh, f->flags,
+				m->lock_owner);
+	vfs_inode_put(m, f->inode);
+	pthread_mutex_destroy(&f->pos_lock);
+	free(f->dbuf);
+	free(f);
+}
+
+int vfs_file_flush(struct vfs_file *f, const struct fuse_caller *who)
+{
+	if ((f->flags & O_PATH) || !S_ISREG(f->inode->type) ||
+	    (f->open_flags & FOPEN_NOFLUSH))
+		return 0;
+	return fuse_op_flush(f->m->conn, who, f->inode->nodeid, f->fh,
+			     f->m->lock_owner);
+}
+
+static uint32_t read_chunk(struct fuse_conn *c)
+{
+	uint32_t by_pages = c->lim.max_pages * PAGE_SZ;
+
+	return c->lim.max_read < by_pages ? c->lim.max_read : by_pages;
+}
+
+/* READs one after another; a short one is end of file. */
+static ssize_t read_serial(struct vfs_file *f, const struct fuse_caller *who,
+			   char *buf, size_t count, off_t off, uint32_t chunk)
+{
+	size_t done = 0;
+
+	while (done < count) {
+		uint32_t want = count - done < chunk ? (uint32_t)(count - done)
+						     : chunk;
+		ssize_t n = fuse_op_read(f->m->conn, who, f->inode->nodeid,
+					 f->fh, (uint64_t)off + done,
+					 buf + done, want, f->flags);
+
+		if (n < 0)
+			return done ? (ssize_t)done : n;
+		done += (size_t)n;
+		if ((uint32_t)n < want)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+/* With ASYNC_READ, up to READ_PIPELINE READs are in flight at once. The
+ * result is what the serial loop would give: bytes up to the first short
+ * or failed READ. */
+static ssize_t read_pipelined(struct vfs_file *f,
+			      const struct fuse_caller *who, char *buf,
+			      size_t count, off_t off, uint32_t chunk)
+{
+	struct fuse_read_req *r = calloc(READ_PIPELINE, sizeof(*r));
+	size_t done = 0;
+	int err = 0;
+	bool eof = false;
+
+	if (!r)
+		return read_serial(f, who, buf, count, off, chunk);
+	while (done < count && !eof && !err) {
+		size_t pos = done;
+		int n = 0;
+
+		for (; n < READ_PIPELINE && pos < count; n++) {
+			uint32_t want = count - pos < chunk
+						? (uint32_t)(count - pos)
+						: chunk;
+
+			fuse_op_read_prepare(&r[n], who, f->inode->nodeid,
+					     f->fh, (uint64_t)off + pos,
+					     buf + pos, want, f->flags);
+			fuse_submit(f->m->conn, &r[n].req);
+			pos += want;
+		}
+		for (int i = 0; i < n; i++) {
+			int e = fuse_wait(f->m->conn, &r[i].req);
+			size_t want = r[i].in.size;
+
+			if (eof || err)
+				continue;
+			if (e) {
+				err = e;
+				continue;
+			}
+			done += r[i].req.out_len;
+			if (r[i].req.out_len < want)
+				eof = true;
+		}
+	}
+	free(r);
+	if (err && !done)
+		return err;
+	return (ssize_t)done;
+}
+
+ssize_t vfs_pread(struct vfs_file *f, const struct fuse_caller *who,
+		  void *buf, size_t count, off_t off)
+{
+	uint32_t chunk = read_chunk(f->m->conn);
+
+	if (f->flags & O_PATH)
+		return -EBADF;
+	if (S_ISDIR(f->inode->type))
+		return -EISDIR;
+	if ((f->flags & O_ACCMODE) == O_WRONLY)
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	if (count > MAX_RW_COUNT)
+		count = MAX_RW_COUNT;
+	if (!count)
+		return 0;
+	if ((f->m->conn->lim.flags & FUSE_ASYNC_READ) && count > chunk)
+		return read_pipelined(f, who, buf, count, off, chunk);
+	return read_serial(f, who, buf, count, off, chunk);
+}
+
+static bool nonseekable(const struct vfs_file *f)
+{
+	return f->open_flags & (FOPEN_NONSEEKABLE | FOPEN_STREAM);
+}
+
+ssize_t vfs_read(struct vfs_file *f, const struct fuse_caller *who,
+		 void *buf, size_t count)
+{
+	ssize_t n;
+
+	/* Held across the READs, as Linux holds f_pos_lock: only users
+	 * of this same open file wait on it. */
+	pthread_mutex_lock(&f->pos_lock);
+	n = vfs_pread(f, who, buf, count, nonseekable(f) ? 0 : f->pos);
+	if (n > 0 && !nonseekable(f))
+		f->pos += n;
+	pthread_mutex_unlock(&f->pos_lock);
+	return n;
+}
+
+/* SEEK_DATA/SEEK_HOLE when the server has no LSEEK: the whole file is
+ * data, as Linux's generic code says. */
+static off_t seek_data_hole(struct vfs_file *f, const struct fuse_caller *who,
+			    off_t off, int whence)
+{
+	struct stat st;
+	int err = vfs_getattr(f->m, who, f->inode, f, true, &st);
+
+	if (err)
+		return err;
+	if (off < 0 || off >= st.st_size)
+		return -ENXIO;
+	return whence == SEEK_DATA ? off : st.st_size;
+}
+
+off_t vfs_lseek(struct vfs_file *f, const struct fuse_caller *who, off_t off,
+		int whence)
+{
+	struct stat st;
+	off_t np = 0;
+	int err = 0;
+
+	if (nonseekable(f))
+		return -ESPIPE;
+	pthread_mutex_lock(&f->pos_lock);
+	switch (whence) {
+	case SEEK_SET:
+		np = off;
+		break;
+	case SEEK_CUR:
+		if (__builtin_add_overflow(f->pos, off, &np))
+			err = -EOVERFLOW;
+		break;
+	case SEEK_END:
+		if (S_ISDIR(f->inode->type)) {
+			err = -EINVAL;
+			break;
+		}
+		err = vfs_getattr(f->m, who, f->inode, f, true, &st);
+		if (!err && __builtin_add_overflow(st.st_size, off, &np))
+			err = -EOVERFLOW;
+		break;
+	case SEEK_DATA:
+	case SEEK_HOLE:
+		if (!S_ISREG(f->inode->type)) {
+			err = -EINVAL;
+			break;
+		}
+		np = -ENOSYS;
+		if (f->has_fh)
+			np = fuse_op_lseek(f->m->conn, who, f->inode->nodeid,
+					   f->fh, off, whence);
+		if (np == -ENOSYS)
+			np = seek_data_hole(f, who, off, whence);
+		if (np < 0)
+			err = (int)np;
+		break;
+	default:
+		err = -EINVAL;
+	}
+	if (!err && np < 0)
+		err = -EINVAL;
+	if (!err && np != f->pos) {
+		f->pos = np;
+		free(f->dbuf);
+		f->dbuf = NULL;
+		f->dbuf_len = f->dbuf_pos = 0;
+	}
+	pthread_mutex_unlock(&f->pos_lock);
+	return err ? err : np;
+}
