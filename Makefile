@@ -1,7 +1,8 @@
 # fusebox build. `make` builds the library, the CLI, the demo server and the
 # test servers; `make demo` runs the demo; `make check` runs every test;
 # `make bench` runs the benchmark. SAN=1 builds everything with
-# AddressSanitizer and UndefinedBehaviorSanitizer into build-san/.
+# AddressSanitizer and UndefinedBehaviorSanitizer into build-san/; `make
+# check` always tests that build.
 
 CC      ?= cc
 SAN     ?= 0
@@ -86,9 +87,10 @@ demo: deps
 	$(MAKE) all
 	bash examples/demo.sh $(BUILD)
 
+# Tests always run on the sanitized build.
 check: deps
-	$(MAKE) all
-	bash tests/run.sh $(BUILD)
+	$(MAKE) all SAN=1
+	bash tests/run.sh build-san
 
 bench: deps
 	$(MAKE) all SAN=0
