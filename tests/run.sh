@@ -7,9 +7,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 export FUSEBOX_BUILD=$(cd "$here/.." && cd "$build" && pwd)
 xml="$FUSEBOX_BUILD/junit.xml"
 rm -f "$xml"
-python3 -m pytest -q -rs -p no:cacheprovider --junitxml="$xml" "$here" "$@"
+# Debian's python3-pytest lives in /usr/bin/python3; another python3 may
+# come first in PATH.
+py=python3
+$py -c 'import pytest' 2>/dev/null || py=/usr/bin/python3
+export PATH="$(dirname "$(command -v $py)"):$PATH"
+$py -m pytest -q -rs -p no:cacheprovider --junitxml="$xml" "$here" "$@"
 rc=$?
-python3 - "$xml" <<'PY'
+$py - "$xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 try:
     root = ET.parse(sys.argv[1]).getroot()

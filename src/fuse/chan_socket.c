@@ -52,7 +52,7 @@ static void sock_kick(struct fuse_chan *ch)
 	while (!s->want_out && !s->stopping &&
 	       (req = fuse_conn_next_request(s->conn))) {
 		struct msghdr msg = { .msg_iov = iov };
-		ssize_t n;
+		ssize_t n, len = (ssize_t)req->in.len;
 
 		iov[0].iov_base = &req->in;
 		iov[0].iov_len = sizeof(req->in);
@@ -71,8 +71,8 @@ static void sock_kick(struct fuse_chan *ch)
 			wake(s);
 			break;
 		}
-		fuse_conn_sent(s->conn, req);
-		if (n != (ssize_t)req->in.len) {
+		fuse_conn_sent(s->conn, req); /* may free req */
+		if (n != len) {
 			broken = n < 0 ? errno : EMSGSIZE;
 			break;
 		}

@@ -511,6 +511,16 @@ int fuse_conn_wait_init(struct fuse_conn *c)
 	return err;
 }
 
+bool fuse_conn_ready(struct fuse_conn *c)
+{
+	bool ready;
+
+	pthread_mutex_lock(&c->lock);
+	ready = c->state == CONN_READY;
+	pthread_mutex_unlock(&c->lock);
+	return ready;
+}
+
 int fuse_conn_new(struct fuse_chan *chan, const struct fuse_conn_params *p,
 		  struct fuse_conn **out)
 {

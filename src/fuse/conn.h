@@ -130,6 +130,8 @@ void fuse_conn_free(struct fuse_conn *c);
 void fuse_conn_abort(struct fuse_conn *c, int err, const char *why);
 const char *fuse_conn_error(struct fuse_conn *c);
 int fuse_conn_wait_init(struct fuse_conn *c);
+/* True once INIT succeeded and the connection is still up. */
+bool fuse_conn_ready(struct fuse_conn *c);
 
 /* Set up a request. */
 void fuse_req_init(struct fuse_req *req, uint32_t opcode, uint64_t nodeid,

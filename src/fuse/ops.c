@@ -19,7 +19,10 @@
 static int check_name(struct fuse_conn *c, const char *name)
 {
 	size_t n = strlen(name);
+	int err = fuse_conn_wait_init(c); /* name_max comes with INIT */
 
+	if (err)
+		return err;
 	if (n > c->lim.name_max || n > 4095)
 		return -ENAMETOOLONG;
 	return 0;

@@ -86,7 +86,7 @@ static int create_errno(struct fb_fs *fs, int dirfd, const char *path)
 	return err;
 }
 
-int fb_openat(struct fb_fs *fs, int dirfd, const char *path, int flags,
+static int impl_fb_openat(struct fb_fs *fs, int dirfd, const char *path, int flags,
 	      mode_t mode)
 {
 	struct fuse_caller who;
@@ -139,12 +139,12 @@ int fb_openat(struct fb_fs *fs, int dirfd, const char *path, int flags,
 	return fd;
 }
 
-int fb_open(struct fb_fs *fs, const char *path, int flags)
+static int impl_fb_open(struct fb_fs *fs, const char *path, int flags)
 {
-	return fb_openat(fs, FB_AT_FDCWD, path, flags, 0);
+	return impl_fb_openat(fs, FB_AT_FDCWD, path, flags, 0);
 }
 
-int fb_close(struct fb_fs *fs, int fd)
+static int impl_fb_close(struct fb_fs *fs, int fd)
 {
 	struct vfs_file *f = fb_fd_remove(fs, fd);
 	struct fuse_caller who;
@@ -158,7 +158,7 @@ int fb_close(struct fb_fs *fs, int fd)
 	return err;
 }
 
-ssize_t fb_read(struct fb_fs *fs, int fd, void *buf, size_t count)
+static ssize_t impl_fb_read(struct fb_fs *fs, int fd, void *buf, size_t count)
 {
 	struct vfs_file *f = fb_fd_get(fs, fd);
 	struct fuse_caller who;
@@ -172,7 +172,7 @@ ssize_t fb_read(struct fb_fs *fs, int fd, void *buf, size_t count)
 	return n;
 }
 
-ssize_t fb_pread(struct fb_fs *fs, int fd, void *buf, size_t count,
+static ssize_t impl_fb_pread(struct fb_fs *fs, int fd, void *buf, size_t count,
 		 off_t offset)
 {
 	struct vfs_file *f = fb_fd_get(fs, fd);
@@ -190,7 +190,7 @@ ssize_t fb_pread(struct fb_fs *fs, int fd, void *buf, size_t count,
 	return n;
 }
 
-off_t fb_lseek(struct fb_fs *fs, int fd, off_t offset, int whence)
+static off_t impl_fb_lseek(struct fb_fs *fs, int fd, off_t offset, int whence)
 {
 	struct vfs_file *f = fb_fd_get(fs, fd);
 	struct fuse_caller who;
@@ -204,7 +204,7 @@ off_t fb_lseek(struct fb_fs *fs, int fd, off_t offset, int whence)
 	return r;
 }
 
-ssize_t fb_getdents64(struct fb_fs *fs, int fd, void *buf, size_t count)
+static ssize_t impl_fb_getdents64(struct fb_fs *fs, int fd, void *buf, size_t count)
 {
 	struct vfs_file *f = fb_fd_get(fs, fd);
 	struct fuse_caller who;
@@ -218,7 +218,7 @@ ssize_t fb_getdents64(struct fb_fs *fs, int fd, void *buf, size_t count)
 	return n;
 }
 
-int fb_fstat(struct fb_fs *fs, int fd, struct stat *st)
+static int impl_fb_fstat(struct fb_fs *fs, int fd, struct stat *st)
 {
 	struct vfs_file *f = fb_fd_get(fs, fd);
 	struct fuse_caller who;
@@ -232,7 +232,7 @@ int fb_fstat(struct fb_fs *fs, int fd, struct stat *st)
 	return err;
 }
 
-int fb_fstatat(struct fb_fs *fs, int dirfd, const char *path, struct stat *st,
+static int impl_fb_fstatat(struct fb_fs *fs, int dirfd, const char *path, struct stat *st,
 	       int flags)
 {
 	struct fuse_caller who;
@@ -253,17 +253,17 @@ int fb_fstatat(struct fb_fs *fs, int dirfd, const char *path, struct stat *st,
 	return err;
 }
 
-int fb_stat(struct fb_fs *fs, const char *path, struct stat *st)
+static int impl_fb_stat(struct fb_fs *fs, const char *path, struct stat *st)
 {
-	return fb_fstatat(fs, FB_AT_FDCWD, path, st, 0);
+	return impl_fb_fstatat(fs, FB_AT_FDCWD, path, st, 0);
 }
 
-int fb_lstat(struct fb_fs *fs, const char *path, struct stat *st)
+static int impl_fb_lstat(struct fb_fs *fs, const char *path, struct stat *st)
 {
-	return fb_fstatat(fs, FB_AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+	return impl_fb_fstatat(fs, FB_AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 
-ssize_t fb_readlinkat(struct fb_fs *fs, int dirfd, const char *path,
+static ssize_t impl_fb_readlinkat(struct fb_fs *fs, int dirfd, const char *path,
 		      char *buf, size_t size)
 {
 	struct fuse_caller who;
@@ -282,7 +282,7 @@ ssize_t fb_readlinkat(struct fb_fs *fs, int dirfd, const char *path,
 	return n;
 }
 
-int fb_statfs(struct fb_fs *fs, const char *path, struct statfs *sfs)
+static int impl_fb_statfs(struct fb_fs *fs, const char *path, struct statfs *sfs)
 {
 	struct fuse_caller who;
 	struct vfs_inode *ino;
@@ -297,7 +297,7 @@ int fb_statfs(struct fb_fs *fs, const char *path, struct statfs *sfs)
 	return err;
 }
 
-int fb_fstatfs(struct fb_fs *fs, int fd, struct statfs *sfs)
+static int impl_fb_fstatfs(struct fb_fs *fs, int fd, struct statfs *sfs)
 {
 	struct vfs_file *f = fb_fd_get(fs, fd);
 	struct fuse_caller who;
@@ -311,7 +311,7 @@ int fb_fstatfs(struct fb_fs *fs, int fd, struct statfs *sfs)
 	return err;
 }
 
-int fb_faccessat(struct fb_fs *fs, int dirfd, const char *path, int mode,
+static int impl_fb_faccessat(struct fb_fs *fs, int dirfd, const char *path, int mode,
 		 int flags)
 {
 	struct fuse_caller who;
@@ -373,37 +373,82 @@ static ssize_t xattr_fd(struct fb_fs *fs, int fd, const char *name,
 	return n;
 }
 
-ssize_t fb_getxattr(struct fb_fs *fs, const char *path, const char *name,
+static ssize_t impl_fb_getxattr(struct fb_fs *fs, const char *path, const char *name,
 		    void *value, size_t size)
 {
 	return xattr_at(fs, path, 1, name, value, size, 0);
 }
 
-ssize_t fb_lgetxattr(struct fb_fs *fs, const char *path, const char *name,
+static ssize_t impl_fb_lgetxattr(struct fb_fs *fs, const char *path, const char *name,
 		     void *value, size_t size)
 {
 	return xattr_at(fs, path, 0, name, value, size, 0);
 }
 
-ssize_t fb_fgetxattr(struct fb_fs *fs, int fd, const char *name, void *value,
+static ssize_t impl_fb_fgetxattr(struct fb_fs *fs, int fd, const char *name, void *value,
 		     size_t size)
 {
 	return xattr_fd(fs, fd, name, value, size, 0);
 }
 
-ssize_t fb_listxattr(struct fb_fs *fs, const char *path, char *list,
+static ssize_t impl_fb_listxattr(struct fb_fs *fs, const char *path, char *list,
 		     size_t size)
 {
 	return xattr_at(fs, path, 1, NULL, list, size, 1);
 }
 
-ssize_t fb_llistxattr(struct fb_fs *fs, const char *path, char *list,
+static ssize_t impl_fb_llistxattr(struct fb_fs *fs, const char *path, char *list,
 		      size_t size)
 {
 	return xattr_at(fs, path, 0, NULL, list, size, 1);
 }
 
-ssize_t fb_flistxattr(struct fb_fs *fs, int fd, char *list, size_t size)
+static ssize_t impl_fb_flistxattr(struct fb_fs *fs, int fd, char *list, size_t size)
 {
 	return xattr_fd(fs, fd, NULL, list, size, 1);
 }
+
+/* Public entry points: each counts as a call in progress, so that
+ * fb_unmount() waits for it before freeing the handle. */
+FB_GUARDED(int, fb_openat, (struct fb_fs *fs, int dirfd, const char *path, int flags, mode_t mode),
+	   (fs, dirfd, path, flags, mode))
+FB_GUARDED(int, fb_open, (struct fb_fs *fs, const char *path, int flags),
+	   (fs, path, flags))
+FB_GUARDED(int, fb_close, (struct fb_fs *fs, int fd),
+	   (fs, fd))
+FB_GUARDED(ssize_t, fb_read, (struct fb_fs *fs, int fd, void *buf, size_t count),
+	   (fs, fd, buf, count))
+FB_GUARDED(ssize_t, fb_pread, (struct fb_fs *fs, int fd, void *buf, size_t count, off_t offset),
+	   (fs, fd, buf, count, offset))
+FB_GUARDED(off_t, fb_lseek, (struct fb_fs *fs, int fd, off_t offset, int whence),
+	   (fs, fd, offset, whence))
+FB_GUARDED(ssize_t, fb_getdents64, (struct fb_fs *fs, int fd, void *buf, size_t count),
+	   (fs, fd, buf, count))
+FB_GUARDED(int, fb_fstat, (struct fb_fs *fs, int fd, struct stat *st),
+	   (fs, fd, st))
+FB_GUARDED(int, fb_fstatat, (struct fb_fs *fs, int dirfd, const char *path, struct stat *st, int flags),
+	   (fs, dirfd, path, st, flags))
+FB_GUARDED(int, fb_stat, (struct fb_fs *fs, const char *path, struct stat *st),
+	   (fs, path, st))
+FB_GUARDED(int, fb_lstat, (struct fb_fs *fs, const char *path, struct stat *st),
+	   (fs, path, st))
+FB_GUARDED(ssize_t, fb_readlinkat, (struct fb_fs *fs, int dirfd, const char *path, char *buf, size_t size),
+	   (fs, dirfd, path, buf, size))
+FB_GUARDED(int, fb_statfs, (struct fb_fs *fs, const char *path, struct statfs *sfs),
+	   (fs, path, sfs))
+FB_GUARDED(int, fb_fstatfs, (struct fb_fs *fs, int fd, struct statfs *sfs),
+	   (fs, fd, sfs))
+FB_GUARDED(int, fb_faccessat, (struct fb_fs *fs, int dirfd, const char *path, int mode, int flags),
+	   (fs, dirfd, path, mode, flags))
+FB_GUARDED(ssize_t, fb_getxattr, (struct fb_fs *fs, const char *path, const char *name, void *value, size_t size),
+	   (fs, path, name, value, size))
+FB_GUARDED(ssize_t, fb_lgetxattr, (struct fb_fs *fs, const char *path, const char *name, void *value, size_t size),
+	   (fs, path, name, value, size))
+FB_GUARDED(ssize_t, fb_fgetxattr, (struct fb_fs *fs, int fd, const char *name, void *value, size_t size),
+	   (fs, fd, name, value, size))
+FB_GUARDED(ssize_t, fb_listxattr, (struct fb_fs *fs, const char *path, char *list, size_t size),
+	   (fs, path, list, size))
+FB_GUARDED(ssize_t, fb_llistxattr, (struct fb_fs *fs, const char *path, char *list, size_t size),
+	   (fs, path, list, size))
+FB_GUARDED(ssize_t, fb_flistxattr, (struct fb_fs *fs, int fd, char *list, size_t size),
+	   (fs, fd, list, size))

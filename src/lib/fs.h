@@ -6,6 +6,7 @@
 #define FUSEBOX_LIB_FS_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "fusebox.h"
@@ -19,9 +20,30 @@ struct fb_fs {
 	struct vfs_file **fds;
 	int n_fds;
 
+	/* Calls in progress; fb_unmount waits for them. */
+	pthread_mutex_t calls_lock;
+	pthread_cond_t calls_cv;
+	unsigned calls;
+	bool unmounting;
+
 	pid_t server_pid;	/* 0 unless fb_spawn started it */
 	ino_t server_sock;	/* the server's end, to find daemonized ones */
 };
+
+/* mount.c: bracket every public call. fb_enter fails with -ENOTCONN
+ * once fb_unmount has started. */
+int fb_enter(struct fb_fs *fs);
+void fb_leave(struct fb_fs *fs);
+#define FB_GUARDED(ret, name, params, args)                                  \
+	ret name params                                                      \
+	{                                                                    \
+		ret r_ = (ret)fb_enter(fs);                                  \
+		if (r_)                                                      \
+			return r_;                                           \
+		r_ = impl_##name args;                                       \
+		fb_leave(fs);                                                \
+		return r_;                                                   \
+	}
 
 /* fdtable.c */
 int fb_fd_install(struct fb_fs *fs, struct vfs_file *f);

@@ -50,6 +50,8 @@ int fb_mount(int chan_fd, const struct fb_options *opts,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&fs->fd_lock, NULL);
+	pthread_mutex_init(&fs->calls_lock, NULL);
+	pthread_cond_init(&fs->calls_cv, NULL);
 	err = fuse_chan_socket_new(chan_fd, &ch);
 	if (err)
 		goto fail;
@@ -67,9 +69,32 @@ int fb_mount(int chan_fd, const struct fb_options *opts,
 	*out = fs;
 	return 0;
 fail:
+	pthread_cond_destroy(&fs->calls_cv);
+	pthread_mutex_destroy(&fs->calls_lock);
 	pthread_mutex_destroy(&fs->fd_lock);
 	free(fs);
 	return err;
+}
+
+int fb_enter(struct fb_fs *fs)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&fs->calls_lock);
+	if (fs->unmounting)
+		err = -ENOTCONN;
+	else
+		fs->calls++;
+	pthread_mutex_unlock(&fs->calls_lock);
+	return err;
+}
+
+void fb_leave(struct fb_fs *fs)
+{
+	pthread_mutex_lock(&fs->calls_lock);
+	if (--fs->calls == 0)
+		pthread_cond_broadcast(&fs->calls_cv);
+	pthread_mutex_unlock(&fs->calls_lock);
 }
 
 int fb_wait_init(struct fb_fs *fs)
@@ -106,6 +131,9 @@ int fb_unmount(struct fb_fs *fs)
 {
 	int status = 0;
 
+	pthread_mutex_lock(&fs->calls_lock);
+	fs->unmounting = true;
+	pthread_mutex_unlock(&fs->calls_lock);
 	/* Descriptors still open are closed as exit(2) would close them. */
 	for (int fd = 0; fd < fs->n_fds; fd++) {
 		struct vfs_file *f = fb_fd_remove(fs, fd);
@@ -113,14 +141,24 @@ int fb_unmount(struct fb_fs *fs)
 		if (f)
 			vfs_file_put(f);
 	}
-	if (fuse_conn_wait_init(fs->conn) == 0)
+	/* A server that never answered INIT gets no DESTROY. */
+	if (fuse_conn_ready(fs->conn))
 		fuse_op_destroy(fs->conn, DESTROY_TIMEOUT_MS);
 	fb_server_stop(fs, &status);
+	/* Release calls still waiting on the server, then wait for them
+	 * to leave before anything is freed. */
+	fuse_conn_abort(fs->conn, -ECONNABORTED, "the filesystem was unmounted");
+	pthread_mutex_lock(&fs->calls_lock);
+	while (fs->calls)
+		pthread_cond_wait(&fs->calls_cv, &fs->calls_lock);
+	pthread_mutex_unlock(&fs->calls_lock);
 	vfs_mount_free(fs->m);
 	fuse_conn_free(fs->conn);
 	if (fs->server_pid)
 		fb_server_reap(fs, &status);
 	free(fs->fds);
+	pthread_cond_destroy(&fs->calls_cv);
+	pthread_mutex_destroy(&fs->calls_lock);
 	pthread_mutex_destroy(&fs->fd_lock);
 	free(fs);
 	return status;

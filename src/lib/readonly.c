@@ -53,49 +53,68 @@ static int fd_not_writable(struct fb_fs *fs, int fd, int err)
 	return err; /* every descriptor is open read-only */
 }
 
-ssize_t fb_write(struct fb_fs *fs, int fd, const void *buf, size_t count)
+static ssize_t impl_fb_write(struct fb_fs *fs, int fd, const void *buf, size_t count)
 {
 	return fd_not_writable(fs, fd, -EBADF);
 }
 
-ssize_t fb_pwrite(struct fb_fs *fs, int fd, const void *buf, size_t count,
+static ssize_t impl_fb_pwrite(struct fb_fs *fs, int fd, const void *buf, size_t count,
 		  off_t offset)
 {
 	return fd_not_writable(fs, fd, -EBADF);
 }
 
-int fb_ftruncate(struct fb_fs *fs, int fd, off_t length)
+static int impl_fb_ftruncate(struct fb_fs *fs, int fd, off_t length)
 {
 	return fd_not_writable(fs, fd, -EINVAL);
 }
 
-int fb_mkdirat(struct fb_fs *fs, int dirfd, const char *path, mode_t mode)
+static int impl_fb_mkdirat(struct fb_fs *fs, int dirfd, const char *path, mode_t mode)
 {
 	int err = exists_then_erofs(fs, dirfd, path, 0);
 
 	return err == -EROFS ? -EEXIST : err == -ENOENT ? -EROFS : err;
 }
 
-int fb_symlinkat(struct fb_fs *fs, const char *target, int newdirfd,
+static int impl_fb_symlinkat(struct fb_fs *fs, const char *target, int newdirfd,
 		 const char *linkpath)
 {
-	return fb_mkdirat(fs, newdirfd, linkpath, 0);
+	return impl_fb_mkdirat(fs, newdirfd, linkpath, 0);
 }
 
-int fb_unlinkat(struct fb_fs *fs, int dirfd, const char *path, int flags)
+static int impl_fb_unlinkat(struct fb_fs *fs, int dirfd, const char *path, int flags)
 {
 	return exists_then_erofs(fs, dirfd, path, 0);
 }
 
-int fb_renameat(struct fb_fs *fs, int olddirfd, const char *oldpath,
+static int impl_fb_renameat(struct fb_fs *fs, int olddirfd, const char *oldpath,
 		int newdirfd, const char *newpath)
 {
 	return exists_then_erofs(fs, olddirfd, oldpath, 0);
 }
 
-int fb_fchmodat(struct fb_fs *fs, int dirfd, const char *path, mode_t mode,
+static int impl_fb_fchmodat(struct fb_fs *fs, int dirfd, const char *path, mode_t mode,
 		int flags)
 {
 	return exists_then_erofs(fs, dirfd, path,
 				 !(flags & AT_SYMLINK_NOFOLLOW));
 }
+
+/* Public entry points: each counts as a call in progress, so that
+ * fb_unmount() waits for it before freeing the handle. */
+FB_GUARDED(ssize_t, fb_write, (struct fb_fs *fs, int fd, const void *buf, size_t count),
+	   (fs, fd, buf, count))
+FB_GUARDED(ssize_t, fb_pwrite, (struct fb_fs *fs, int fd, const void *buf, size_t count, off_t offset),
+	   (fs, fd, buf, count, offset))
+FB_GUARDED(int, fb_ftruncate, (struct fb_fs *fs, int fd, off_t length),
+	   (fs, fd, length))
+FB_GUARDED(int, fb_mkdirat, (struct fb_fs *fs, int dirfd, const char *path, mode_t mode),
+	   (fs, dirfd, path, mode))
+FB_GUARDED(int, fb_symlinkat, (struct fb_fs *fs, const char *target, int newdirfd, const char *linkpath),
+	   (fs, target, newdirfd, linkpath))
+FB_GUARDED(int, fb_unlinkat, (struct fb_fs *fs, int dirfd, const char *path, int flags),
+	   (fs, dirfd, path, flags))
+FB_GUARDED(int, fb_renameat, (struct fb_fs *fs, int olddirfd, const char *oldpath, int newdirfd, const char *newpath),
+	   (fs, olddirfd, oldpath, newdirfd, newpath))
+FB_GUARDED(int, fb_fchmodat, (struct fb_fs *fs, int dirfd, const char *path, mode_t mode, int flags),
+	   (fs, dirfd, path, mode, flags))

@@ -155,7 +155,7 @@ int vfs_walk(struct vfs_mount *m, const struct fuse_caller *who,
 	     struct vfs_inode **out)
 {
 	struct vfs_inode *cur, *next;
-	char *buf, *p, name[NAME_MAX + 1];
+	char *buf, *p, name[PATH_MAX];
 	char target[PATH_MAX];
 	int links = 0, err = 0;
 	bool must_dir = false;
@@ -216,10 +216,11 @@ int vfs_walk(struct vfs_mount *m, const struct fuse_caller *who,
 			p = end;
 			continue;
 		}
-		if (len > NAME_MAX || len > m->conn->lim.name_max) {
+		if (len >= sizeof(name)) {
 			err = -ENAMETOOLONG;
 			break;
 		}
+		/* The server's limit (name_max) is checked by LOOKUP. */
 		memcpy(name, p, len);
 		name[len] = '\0';
 		err = vfs_lookup(m, who, cur, name, &next);
