@@ -36,5 +36,9 @@ struct fuse_chan {
 
 /* Transport over a SOCK_SEQPACKET socket; takes ownership of fd. */
 int fuse_chan_socket_new(int fd, struct fuse_chan **out);
+/* A message larger than its sender's SO_SNDBUF (less 32 bytes) cannot be
+ * sent at all: ask for want bytes (beyond wmem_max where allowed) and
+ * return the largest message fd can send now. */
+long fuse_socket_grow(int fd, int want);
 
 #endif

@@ -208,6 +208,21 @@ static const struct fuse_chan_ops sock_ops = {
 	.destroy = sock_destroy,
 };
 
+long fuse_socket_grow(int fd, int want)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	/* The kernel doubles the value asked for, to allow for overhead. */
+	want /= 2;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) || v <= 32)
+		return 0;
+	return (long)v - 32;
+}
+
 int fuse_chan_socket_new(int fd, struct fuse_chan **out)
 {
 	struct sock_chan *s = calloc(1, sizeof(*s));

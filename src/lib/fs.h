@@ -30,6 +30,11 @@ struct fb_fs {
 	ino_t server_sock;	/* the server's end, to find daemonized ones */
 };
 
+/* mount.c: fb_mount when the largest message the server can send is
+ * known (0: assume it is what our own end can send). */
+int fb_mount_chan(int chan_fd, const struct fb_options *opts,
+		  long server_max_msg, struct fb_fs **out);
+
 /* mount.c: bracket every public call. fb_enter fails with -ENOTCONN
  * once fb_unmount has started. */
 int fb_enter(struct fb_fs *fs);

@@ -24,9 +24,21 @@ void fb_caller(struct fuse_caller *who, int real_ids)
 	who->pid = (uint32_t)getpid();
 }
 
+/* Both ends of the channel get buffers for the largest message: a reply
+ * of 256 pages and its header, with room to spare. */
+#define CHAN_BUF_WANT (2 * 1024 * 1024)
+#define PAGE_SZ 4096
+
 int fb_mount(int chan_fd, const struct fb_options *opts,
 	     struct fb_fs **out)
 {
+	return fb_mount_chan(chan_fd, opts, 0, out);
+}
+
+int fb_mount_chan(int chan_fd, const struct fb_options *opts,
+		  long server_max_msg, struct fb_fs **out)
+{
+	long own_max_msg, max_msg, pages_fit;
 	struct fb_options o;
 	struct fuse_conn_params p = { 0 };
 	struct fuse_chan *ch;
@@ -41,6 +53,18 @@ int fb_mount(int chan_fd, const struct fb_options *opts,
 		return -EINVAL;
 	p.max_read = o.max_read;
 	p.max_pages_limit = o.max_pages ? o.max_pages : 256;
+	/* Offer no more pages than one reply message can carry. */
+	own_max_msg = fuse_socket_grow(chan_fd, CHAN_BUF_WANT);
+	max_msg = server_max_msg ? server_max_msg : own_max_msg;
+	pages_fit = (max_msg - (long)sizeof(struct fuse_out_header)) / PAGE_SZ;
+	if (pages_fit < 1) {
+		close(chan_fd);
+		return -ENOBUFS;
+	}
+	if ((long)p.max_pages_limit > pages_fit)
+		p.max_pages_limit = (uint32_t)pages_fit;
+	if (p.max_read && (long)p.max_read > max_msg - 16)
+		p.max_read = (uint32_t)(max_msg - 16);
 	p.max_inflight = o.max_inflight ? o.max_inflight : 256;
 	p.debug = o.debug;
 

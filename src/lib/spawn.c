@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fuse/chan.h"
 #include "lib/fs.h"
 
 #define STOP_WAIT_MS 3000
@@ -58,6 +59,7 @@ int fb_spawn(char *const argv[], const struct fb_options *opts,
 	     struct fb_fs **out)
 {
 	int sv[2], ep[2], err, child_err = 0;
+	long server_max_msg;
 	char mnt[32];
 	char **v;
 	struct stat st;
@@ -81,6 +83,7 @@ int fb_spawn(char *const argv[], const struct fb_options *opts,
 		goto fail;
 	}
 	fstat(sv[1], &st);
+	server_max_msg = fuse_socket_grow(sv[1], 2 * 1024 * 1024);
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
@@ -106,7 +109,7 @@ int fb_spawn(char *const argv[], const struct fb_options *opts,
 		close(sv[0]);
 		return -child_err;
 	}
-	err = fb_mount(sv[0], opts, out);
+	err = fb_mount_chan(sv[0], opts, server_max_msg, out);
 	if (err) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
