@@ -65,7 +65,8 @@ static void sock_kick(struct fuse_chan *ch)
 				(unsigned long long)req->in.unique,
 				(unsigned long long)req->in.nodeid);
 		n = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		int send_err = n < 0 ? errno : 0;
+		if (send_err == EAGAIN || send_err == EINTR) {
 			fuse_conn_requeue(s->conn, req);
 			s->want_out = true;
 			wake(s);
@@ -73,7 +74,7 @@ static void sock_kick(struct fuse_chan *ch)
 		}
 		fuse_conn_sent(s->conn, req); /* may free req */
 		if (n != len) {
-			broken = n < 0 ? errno : EMSGSIZE;
+			broken = send_err ? send_err : EMSGSIZE;
 			break;
 		}
 	}
