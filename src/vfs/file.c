@@ -180,6 +180,29 @@ ssize_t vfs_pread(struct vfs_file *f, const struct fuse_caller *who,
 		count = MAX_RW_COUNT;
 	if (!count)
 		return 0;
+	if (!(f->open_flags & FOPEN_DIRECT_IO)) {
+		/* Cached I/O, as Linux: the file's size (refreshed when the
+		 * read runs past it, or always with AUTO_INVAL_DATA) ends
+		 * the read; no READ is sent beyond it. */
+		struct stat st;
+		uint64_t size;
+		int err;
+
+		pthread_mutex_lock(&f->m->lock);
+		size = f->inode->attr.size;
+		pthread_mutex_unlock(&f->m->lock);
+		if ((f->m->conn->lim.flags & FUSE_AUTO_INVAL_DATA) ||
+		    (uint64_t)off + count > size) {
+			err = vfs_getattr(f->m, who, f->inode, f, false, &st);
+			if (err)
+				return err;
+			size = (uint64_t)st.st_size;
+		}
+		if ((uint64_t)off >= size)
+			return 0;
+		if ((uint64_t)off + count > size)
+			count = (size_t)(size - (uint64_t)off);
+	}
 	if ((f->m->conn->lim.flags & FUSE_ASYNC_READ) && count > chunk)
 		return read_pipelined(f, who, buf, count, off, chunk);
 	return read_serial(f, who, buf, count, off, chunk);

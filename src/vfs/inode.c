@@ -222,8 +222,11 @@ int vfs_getattr(struct vfs_mount *m, const struct fuse_caller *who,
 	}
 	pthread_mutex_unlock(&m->lock);
 
+	/* As Linux: GETATTR_FH only with a regular file's handle. */
 	err = fuse_op_getattr(m->conn, who, ino->nodeid,
-			      f && f->has_fh ? &f->fh : NULL, &ao);
+			      f && f->has_fh && S_ISREG(ino->type) ? &f->fh
+								   : NULL,
+			      &ao);
 	if (err)
 		return err;
 	pthread_mutex_lock(&m->lock);
