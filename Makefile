@@ -16,13 +16,14 @@ endif
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS  += -std=gnu11 $(CFLAGS_OPT) -g $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -pthread $(SANFLAGS)
 LDFLAGS += -pthread $(SANFLAGS)
+LDLIBS  += -lseccomp
 
 FUSE3_CFLAGS := $(shell pkg-config fuse3 --cflags 2>/dev/null)
 FUSE3_LIBS   := $(shell pkg-config fuse3 --libs 2>/dev/null)
 EXAMPLES_DIR ?= /usr/share/doc/libfuse3-dev/examples
 TEST_SERVERS := hello hello_ll passthrough passthrough_ll passthrough_fh
 
-LIB_SRC  := $(wildcard src/fuse/*.c src/vfs/*.c src/lib/*.c)
+LIB_SRC  := $(wildcard src/fuse/*.c src/vfs/*.c src/lib/*.c src/sandbox/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  := $(wildcard src/cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -44,10 +45,10 @@ $(BUILD)/libfusebox.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/libfusebox.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/fusebox: $(CLI_OBJ) $(BUILD)/libfusebox.a
-	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libfusebox.a $(LDFLAGS)
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libfusebox.a $(LDFLAGS) $(LDLIBS)
 
 # Our own demo server: a plain libfuse 3 low-level server.
 $(BUILD)/fbdemo: examples/fbdemo.c
@@ -67,18 +68,18 @@ $(BUILD)/tests/lib/%.o: tests/lib/%.c
 
 $(BUILD)/tests/%: tests/c/%.c $(TEST_LIB_OBJ) $(BUILD)/libfusebox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJ) $(BUILD)/libfusebox.a $(LDFLAGS)
+	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJ) $(BUILD)/libfusebox.a $(LDFLAGS) $(LDLIBS)
 
 TOOL_C := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_C:tests/tools/%.c=$(BUILD)/tools/%)
 all: $(TOOL_BIN)
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libfusebox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfusebox.a $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfusebox.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libfusebox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfusebox.a $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfusebox.a $(LDFLAGS) $(LDLIBS)
 
 deps:
 	@bash scripts/deps.sh

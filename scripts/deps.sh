@@ -3,7 +3,11 @@
 # are missing. As root it runs apt-get; otherwise it prints the command.
 set -euo pipefail
 pkgs=(build-essential pkg-config libfuse3-dev fuse3 squashfuse squashfs-tools
-      python3 python3-pytest attr tree)
+      python3 python3-pytest attr tree libseccomp-dev
+      # Real FUSE servers and tools for the fusebox run tests
+      # (tests/blackbox/test_run.py, tests/blackbox/sshd.py).
+      sshfs openssh-server openssh-client bindfs gocryptfs fuse-overlayfs
+      inotify-tools)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -64,4 +64,7 @@ void cli_stat_time(const struct timespec *ts, char *out, size_t size);
 /* Number of decimal digits of v. */
 int cli_digits(unsigned long long v);
 
+/* run.c: `fusebox run`, with argv[0] == "run". */
+int cli_run(int argc, char *argv[]);
+
 #endif

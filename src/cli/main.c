@@ -50,6 +50,11 @@ static const char help_text[] =
 "appended to SERVER-ARGS. So only servers that accept /dev/fd/N as their\n"
 "mountpoint work - libfuse 3 servers (since libfuse 3.3) do.\n"
 "\n"
+"       fusebox run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+"\n"
+"`fusebox run` runs PROGRAM in a sandbox where FUSE servers mount without\n"
+"privileges or kernel FUSE (see `fusebox run --help`).\n"
+"\n"
 "Commands (PATH is a path inside the served filesystem, / is its root):\n"
 "  ls [-a] [PATH]  list directory PATH (default /) as `ls -l` does, or\n"
 "                  `ls -la` with -a (--all); a PATH that is not a\n"
@@ -213,6 +218,8 @@ int main(int argc, char *argv[])
 	int status;
 
 	setlocale(LC_ALL, "");
+	if (argc > 1 && !strcmp(argv[1], "run"))
+		return cli_run(argc - 1, argv + 1);
 	fb_options_init(&opts);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {

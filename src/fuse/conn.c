@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fuse/conn.h"
+#include "fuse/ops.h"
 
 static struct fuse_req **bucket(struct fuse_conn *c, uint64_t unique)
 {
@@ -144,8 +146,13 @@ static void finish(struct fuse_conn *c, struct fuse_req *req, int err,
 
 static void enqueue(struct fuse_conn *c, struct fuse_req *req)
 {
-	req->in.unique = c->next_unique;
-	c->next_unique += 2; /* odd uniques are left for INTERRUPT */
+	if (req->interrupts) {
+		/* Linux's rule: the interrupted request's unique, odd. */
+		req->in.unique = req->interrupts | 1;
+	} else {
+		req->in.unique = c->next_unique;
+		c->next_unique += 2; /* odd uniques are left for INTERRUPT */
+	}
 	hash_add(c, req);
 	c->n_inflight++;
 	req->state = REQ_QUEUED;
@@ -235,11 +242,53 @@ int fuse_submit(struct fuse_conn *c, struct fuse_req *req)
 	return err;
 }
 
+static __thread const struct fuse_waiter *waiter;
+
+void fuse_set_waiter(const struct fuse_waiter *w)
+{
+	waiter = w;
+}
+
+#define WAITER_POLL_NS (10 * 1000 * 1000)
+
+/* Wait, asking the waiter now and then whether its caller is gone. */
+static void wait_interruptible(struct fuse_conn *c, struct fuse_req *req)
+{
+	const struct fuse_waiter *w = waiter;
+	bool sent_interrupt = false;
+
+	while (req->state != REQ_DONE || req->sending) {
+		struct timespec ts;
+		uint64_t unique;
+
+		if (!w || sent_interrupt) {
+			pthread_cond_wait(&req->cv, &c->lock);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += WAITER_POLL_NS;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&req->cv, &c->lock, &ts) != ETIMEDOUT)
+			continue;
+		if (req->state != REQ_SENT)
+			continue; /* not yet with the server: nothing to stop */
+		unique = req->in.unique;
+		pthread_mutex_unlock(&c->lock);
+		if (w->gone(w->ctx)) {
+			fuse_op_interrupt(c, unique);
+			sent_interrupt = true;
+		}
+		pthread_mutex_lock(&c->lock);
+	}
+}
+
 int fuse_wait(struct fuse_conn *c, struct fuse_req *req)
 {
 	pthread_mutex_lock(&c->lock);
-	while (req->state != REQ_DONE || req->sending)
-		pthread_cond_wait(&req->cv, &c->lock);
+	wait_interruptible(c, req);
 	pthread_mutex_unlock(&c->lock);
 	pthread_cond_destroy(&req->cv);
 	return req->error;
@@ -395,6 +444,7 @@ void fuse_conn_receive(struct fuse_conn *c, const struct fuse_out_header *peek,
 	struct iovec iov[1 + FUSE_MAX_OUT_ARGS];
 	struct fuse_req *req;
 	const char *why;
+	bool dead;
 	long n;
 	int err;
 
@@ -415,11 +465,16 @@ void fuse_conn_receive(struct fuse_conn *c, const struct fuse_out_header *peek,
 	}
 	pthread_mutex_lock(&c->lock);
 	req = hash_take_sent(c, peek->unique);
+	dead = c->state == CONN_DEAD;
 	pthread_mutex_unlock(&c->lock);
 	if (!req) {
 		discard(recv_into, ctx);
-		fuse_log_bad(c, "reply to unique %llu, which is not in flight",
-			     (unsigned long long)peek->unique);
+		/* After an abort, late replies are expected, not hostile;
+		 * so are answers to INTERRUPT (EAGAIN: not resent). */
+		if (!dead && !(peek->unique & 1))
+			fuse_log_bad(c,
+				     "reply to unique %llu, which is not in flight",
+				     (unsigned long long)peek->unique);
 		return;
 	}
 	/* Out of the hash, req cannot be completed by anyone else. */

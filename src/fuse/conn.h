@@ -61,6 +61,7 @@ struct fuse_req {
 
 	enum fuse_req_state state;
 	bool noreply;		/* FORGET: done once sent */
+	uint64_t interrupts;	/* INTERRUPT: the unique it interrupts */
 	bool background;	/* counts against max_background */
 	bool before_init;	/* INIT itself: does not wait for INIT */
 	bool sending;		/* the transport holds it right now */
@@ -142,6 +143,17 @@ void fuse_req_out(struct fuse_req *req, void *p, size_t n);
 /* Send and wait for the reply; returns req->error. No lock is held while
  * waiting. */
 int fuse_send_sync(struct fuse_conn *c, struct fuse_req *req);
+
+/* Who is waiting for a reply, for FUSE_INTERRUPT: a thread that sets
+ * this is asked every few milliseconds while it waits whether its caller
+ * has gone (a signal); if so the request gets one INTERRUPT, as Linux
+ * sends when a task waiting on FUSE is signalled, and the wait goes on
+ * until the server answers. */
+struct fuse_waiter {
+	bool (*gone)(void *ctx);
+	void *ctx;
+};
+void fuse_set_waiter(const struct fuse_waiter *w);
 /* Send a heap request whose completion runs req->done (which frees it). */
 void fuse_send_async(struct fuse_conn *c, struct fuse_req *req);
 /* Send without waiting; then fuse_wait() once. For pipelined READs. */

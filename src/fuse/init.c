@@ -30,7 +30,10 @@ static const uint64_t offered_flags =
 	FUSE_ASYNC_READ | FUSE_EXPORT_SUPPORT | FUSE_BIG_WRITES |
 	FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
 	FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS |
-	FUSE_NO_OPEN_SUPPORT | FUSE_NO_OPENDIR_SUPPORT | FUSE_INIT_EXT;
+	FUSE_NO_OPEN_SUPPORT | FUSE_NO_OPENDIR_SUPPORT | FUSE_INIT_EXT |
+	/* The server applies the umask it is sent: nothing is created in
+	 * this version, and fuse-overlayfs refuses INIT without it. */
+	FUSE_DONT_MASK;
 
 /* Linux caps max_background for servers without CAP_SYS_ADMIN at
  * RAM / 8 KiB / 392 (the size of one request), at most 65535. */

@@ -355,6 +355,26 @@ void fuse_op_forget(struct fuse_conn *c, uint64_t nodeid, uint64_t nlookup)
 	fuse_send_async(c, &r->req);
 }
 
+struct interrupt_req {
+	struct fuse_req req;
+	struct fuse_interrupt_in in;
+};
+
+void fuse_op_interrupt(struct fuse_conn *c, uint64_t unique)
+{
+	struct interrupt_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return;
+	fuse_req_init(&r->req, FUSE_INTERRUPT, 0, NULL);
+	r->in.unique = unique;
+	r->req.interrupts = unique;
+	fuse_req_in(&r->req, &r->in, sizeof(r->in));
+	r->req.noreply = true;
+	r->req.done = free_done;
+	fuse_send_async(c, &r->req);
+}
+
 #define BATCH_FORGET_MAX 512
 
 struct batch_forget_req {

@@ -12,6 +12,8 @@
 
 #include "fuse/conn.h"
 
+/* Ask the server to stop request unique (no reply expected). */
+void fuse_op_interrupt(struct fuse_conn *c, uint64_t unique);
 int fuse_op_lookup(struct fuse_conn *c, const struct fuse_caller *who,
 		   uint64_t parent, const char *name,
 		   struct fuse_entry_out *out);

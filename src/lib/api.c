@@ -92,7 +92,7 @@ static int impl_fb_openat(struct fb_fs *fs, int dirfd, const char *path, int fla
 	struct fuse_caller who;
 	struct vfs_inode *ino;
 	struct vfs_file *f;
-	int acc = flags & O_ACCMODE, walk = VFS_FOLLOW, err, fd;
+	int walk = VFS_FOLLOW, err, fd;
 
 	(void)mode;
 	fb_caller(&who, 0);
@@ -113,18 +113,7 @@ static int impl_fb_openat(struct fb_fs *fs, int dirfd, const char *path, int fla
 		return create_errno(fs, dirfd, path);
 	if (err)
 		return err;
-	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
-		err = -EEXIST;
-	else if (S_ISLNK(ino->type) && !(flags & O_PATH))
-		err = -ELOOP; /* O_NOFOLLOW on a symlink */
-	else if ((flags & O_DIRECTORY) && !S_ISDIR(ino->type))
-		err = -ENOTDIR;
-	else if (S_ISDIR(ino->type) && !(flags & O_PATH) &&
-		 (acc != O_RDONLY || (flags & O_CREAT)))
-		err = -EISDIR;
-	else if (!(flags & O_PATH) && S_ISREG(ino->type) &&
-		 (acc != O_RDONLY || (flags & O_TRUNC)))
-		err = -EROFS; /* this version is read-only */
+	err = vfs_open_check(ino, flags);
 	if (!err)
 		err = vfs_open(fs->m, &who, ino,
 			       flags & ~(O_CREAT | O_EXCL | O_NOCTTY), &f);

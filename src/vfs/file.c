@@ -15,6 +15,25 @@
 #define MAX_RW_COUNT (0x7ffff000u) /* Linux's cap on one read(2) */
 #define READ_PIPELINE 16	   /* READs in flight for one read(2) */
 
+int vfs_open_check(const struct vfs_inode *ino, int flags)
+{
+	int acc = flags & O_ACCMODE;
+
+	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+		return -EEXIST;
+	if (S_ISLNK(ino->type) && !(flags & O_PATH))
+		return -ELOOP; /* O_NOFOLLOW on a symlink */
+	if ((flags & O_DIRECTORY) && !S_ISDIR(ino->type))
+		return -ENOTDIR;
+	if (S_ISDIR(ino->type) && !(flags & O_PATH) &&
+	    (acc != O_RDONLY || (flags & O_CREAT)))
+		return -EISDIR;
+	if (!(flags & O_PATH) && S_ISREG(ino->type) &&
+	    (acc != O_RDONLY || (flags & O_TRUNC)))
+		return -EROFS; /* this version is read-only */
+	return 0;
+}
+
 int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 	     struct vfs_inode *ino, int flags, struct vfs_file **out)
 {

@@ -134,10 +134,29 @@ int vfs_lookup(struct vfs_mount *m, const struct fuse_caller *who,
 int vfs_walk(struct vfs_mount *m, const struct fuse_caller *who,
 	     struct vfs_inode *start, const char *path, int flags,
 	     struct vfs_inode **out);
+/* A walk for the sandbox, where a mount sits inside a larger tree. With
+ * escape set, ".." at the root and an absolute symlink leave the mount:
+ * the walk returns 1, no inode, and rest (malloc'd) is the path still to
+ * walk - from the mountpoint's parent when dotdot, else from "/". With
+ * canon set, it holds the path of start below the root ("" for the root)
+ * and is kept as the path of the inode walked to. */
+struct vfs_walk_ext {
+	bool escape;
+	char *canon;
+	size_t canon_size;
+	bool dotdot;	/* out */
+	char *rest;	/* out */
+};
+int vfs_walk_ext(struct vfs_mount *m, const struct fuse_caller *who,
+		 struct vfs_inode *start, const char *path, int flags,
+		 struct vfs_inode **out, struct vfs_walk_ext *x);
 ssize_t vfs_readlink(struct vfs_mount *m, const struct fuse_caller *who,
 		     struct vfs_inode *ino, char *buf, size_t size);
 
 /* file.c */
+/* The errors open(2) gives for flags on ino before any request: EEXIST,
+ * ELOOP, ENOTDIR, EISDIR, EROFS (this version writes nothing). */
+int vfs_open_check(const struct vfs_inode *ino, int flags);
 int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 	     struct vfs_inode *ino, int flags, struct vfs_file **out);
 void vfs_file_get(struct vfs_file *f);

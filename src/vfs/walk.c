@@ -154,6 +154,48 @@ int vfs_walk(struct vfs_mount *m, const struct fuse_caller *who,
 	     struct vfs_inode *start, const char *path, int flags,
 	     struct vfs_inode **out)
 {
+	return vfs_walk_ext(m, who, start, path, flags, out, NULL);
+}
+
+/* Canonical path upkeep: x->canon is the path from the root to cur. */
+static void canon_push(struct vfs_walk_ext *x, const char *name, size_t len)
+{
+	size_t n;
+
+	if (!x || !x->canon)
+		return;
+	n = strlen(x->canon);
+	if (n + 1 + len + 1 > x->canon_size)
+		return; /* too long to track: keep the prefix */
+	x->canon[n] = '/';
+	memcpy(x->canon + n + 1, name, len);
+	x->canon[n + 1 + len] = '\0';
+}
+
+static void canon_pop(struct vfs_walk_ext *x)
+{
+	char *slash;
+
+	if (!x || !x->canon)
+		return;
+	slash = strrchr(x->canon, '/');
+	if (slash)
+		*slash = '\0';
+}
+
+/* Leave the mount: the rest of the walk belongs to the caller. */
+static int escape(struct vfs_walk_ext *x, bool dotdot, const char *rest)
+{
+	x->dotdot = dotdot;
+	x->rest = strdup(rest);
+	return x->rest ? 1 : -ENOMEM;
+}
+
+int vfs_walk_ext(struct vfs_mount *m, const struct fuse_caller *who,
+		 struct vfs_inode *start, const char *path, int flags,
+		 struct vfs_inode **out, struct vfs_walk_ext *x)
+{
+	bool leave = x && x->escape;
 	struct vfs_inode *cur, *next;
 	char *buf, *p, name[PATH_MAX];
 	char target[PATH_MAX];
@@ -175,7 +217,14 @@ int vfs_walk(struct vfs_mount *m, const struct fuse_caller *who,
 	if (!buf)
 		return -ENOMEM;
 	p = buf;
+	if (*p == '/' && leave) {
+		err = escape(x, false, p);
+		free(buf);
+		return err;
+	}
 	cur = *p == '/' ? m->root : start;
+	if (*p == '/' && x && x->canon)
+		x->canon[0] = '\0';
 	pthread_mutex_lock(&m->lock);
 	vfs_inode_get(cur);
 	pthread_mutex_unlock(&m->lock);
@@ -207,6 +256,11 @@ int vfs_walk(struct vfs_mount *m, const struct fuse_caller *who,
 			continue;
 		}
 		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			if (cur == m->root && leave) {
+				err = escape(x, true, end);
+				break;
+			}
+			canon_pop(x);
 			pthread_mutex_lock(&m->lock);
 			next = cur->parent ? cur->parent : m->root;
 			vfs_inode_get(next);
@@ -246,7 +300,13 @@ int vfs_walk(struct vfs_mount *m, const struct fuse_caller *who,
 			err = splice_link(&buf, &p, target, (size_t)tlen);
 			if (err)
 				break;
+			if (*p == '/' && leave) {
+				err = escape(x, false, p);
+				break;
+			}
 			if (*p == '/') {
+				if (x && x->canon)
+					x->canon[0] = '\0';
 				vfs_inode_put(m, cur);
 				cur = m->root;
 				pthread_mutex_lock(&m->lock);
@@ -255,9 +315,15 @@ int vfs_walk(struct vfs_mount *m, const struct fuse_caller *who,
 			}
 			continue;
 		}
+		canon_push(x, p, len);
 		vfs_inode_put(m, cur);
 		cur = next;
 		p = end;
+	}
+	if (err == 1) {
+		free(buf);
+		vfs_inode_put(m, cur);
+		return 1;
 	}
 	if (!err && must_dir && !S_ISDIR(cur->type))
 		err = -ENOTDIR;

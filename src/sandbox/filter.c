@@ -1,0 +1,116 @@
+/*
+ * filter.c - the seccomp filter the sandboxed tree runs under.
+ *
+ * BPF cannot read memory, so every syscall that takes a path is sent to
+ * the supervisor, which lets it through (CONTINUE) when the path lies
+ * outside every mount. Syscalls that take a descriptor are sent only when
+ * the descriptor lies in the window where fusebox puts its own
+ * (SBX_VFD_*), or, for reads, where it puts emulated /dev/fuse ends
+ * (SBX_DEV_*). Everything else runs at native speed.
+ */
+#include <errno.h>
+#include <seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <linux/fuse.h>
+
+#include "sandbox/sandbox.h"
+
+/* Syscalls whose first argument is a path, or a dirfd and then a path:
+ * always trapped. */
+static const int path_calls[] = {
+	SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(creat),
+	SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(newfstatat), SCMP_SYS(statx),
+	SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
+	SCMP_SYS(readlink), SCMP_SYS(readlinkat),
+	SCMP_SYS(statfs), SCMP_SYS(getxattr), SCMP_SYS(lgetxattr),
+	SCMP_SYS(listxattr), SCMP_SYS(llistxattr),
+	SCMP_SYS(chdir), SCMP_SYS(fchdir), SCMP_SYS(getcwd), SCMP_SYS(execve),
+	SCMP_SYS(execveat), SCMP_SYS(mount), SCMP_SYS(umount2),
+	SCMP_SYS(truncate), SCMP_SYS(mkdir), SCMP_SYS(mkdirat),
+	SCMP_SYS(rmdir), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
+	SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2),
+	SCMP_SYS(link), SCMP_SYS(linkat), SCMP_SYS(symlink),
+	SCMP_SYS(symlinkat), SCMP_SYS(chmod), SCMP_SYS(fchmodat),
+	SCMP_SYS(chown), SCMP_SYS(lchown), SCMP_SYS(fchownat),
+	SCMP_SYS(utime), SCMP_SYS(utimes), SCMP_SYS(utimensat),
+	SCMP_SYS(futimesat), SCMP_SYS(mknod), SCMP_SYS(mknodat),
+	SCMP_SYS(setxattr), SCMP_SYS(lsetxattr), SCMP_SYS(removexattr),
+	SCMP_SYS(lremovexattr), SCMP_SYS(name_to_handle_at),
+};
+
+/* Syscalls whose first argument is a descriptor: trapped in the window. */
+static const int fd_calls[] = {
+	SCMP_SYS(read), SCMP_SYS(pread64), SCMP_SYS(readv),
+	SCMP_SYS(preadv), SCMP_SYS(preadv2), SCMP_SYS(write),
+	SCMP_SYS(pwrite64), SCMP_SYS(writev), SCMP_SYS(pwritev),
+	SCMP_SYS(pwritev2), SCMP_SYS(lseek), SCMP_SYS(fstat),
+	SCMP_SYS(fstatfs), SCMP_SYS(getdents64), SCMP_SYS(getdents),
+	SCMP_SYS(fcntl), SCMP_SYS(dup), SCMP_SYS(dup2),
+	SCMP_SYS(dup3), SCMP_SYS(ioctl), SCMP_SYS(fsync),
+	SCMP_SYS(fdatasync), SCMP_SYS(ftruncate), SCMP_SYS(fchmod),
+	SCMP_SYS(fchown), SCMP_SYS(fgetxattr), SCMP_SYS(flistxattr),
+	SCMP_SYS(fsetxattr), SCMP_SYS(fremovexattr), SCMP_SYS(fadvise64),
+	SCMP_SYS(flock), SCMP_SYS(readahead), SCMP_SYS(fallocate),
+	SCMP_SYS(syncfs), SCMP_SYS(splice), SCMP_SYS(copy_file_range),
+	SCMP_SYS(sendfile), SCMP_SYS(tee),
+};
+
+/* Reads of an emulated /dev/fuse end. */
+static const int dev_calls[] = {
+	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(splice),
+};
+
+static int add(scmp_filter_ctx ctx, int nr, unsigned n,
+	       const struct scmp_arg_cmp *cmp)
+{
+	int r = seccomp_rule_add_array(ctx, SCMP_ACT_NOTIFY, nr, n, cmp);
+
+	/* A syscall this architecture lacks is simply not trapped. */
+	return r == -EDOM || r == -EFAULT ? 0 : r;
+}
+
+int sbx_filter_install(void)
+{
+	struct scmp_arg_cmp in_vfd[] = {
+		SCMP_A0(SCMP_CMP_MASKED_EQ, SBX_VFD_MASK, SBX_VFD_VAL)
+	};
+	struct scmp_arg_cmp in_dev[] = {
+		SCMP_A0(SCMP_CMP_MASKED_EQ, SBX_DEV_MASK, SBX_DEV_VAL)
+	};
+	struct scmp_arg_cmp mmap_vfd[] = {
+		SCMP_A4(SCMP_CMP_MASKED_EQ, SBX_VFD_MASK, SBX_VFD_VAL)
+	};
+	struct scmp_arg_cmp sendfile_vfd[] = {
+		SCMP_A1(SCMP_CMP_MASKED_EQ, SBX_VFD_MASK, SBX_VFD_VAL)
+	};
+	struct scmp_arg_cmp clone_ioctl[] = {
+		SCMP_A1(SCMP_CMP_EQ, SBX_FUSE_DEV_IOC_CLONE)
+	};
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int r = 0, fd;
+
+	if (!ctx)
+		return -ENOMEM;
+	for (size_t i = 0; !r && i < sizeof(path_calls) / sizeof(int); i++)
+		r = add(ctx, path_calls[i], 0, NULL);
+	for (size_t i = 0; !r && i < sizeof(fd_calls) / sizeof(int); i++)
+		r = add(ctx, fd_calls[i], 1, in_vfd);
+	for (size_t i = 0; !r && i < sizeof(dev_calls) / sizeof(int); i++)
+		r = add(ctx, dev_calls[i], 1, in_dev);
+	if (!r)
+		r = add(ctx, SCMP_SYS(mmap), 1, mmap_vfd);
+	if (!r)
+		r = add(ctx, SCMP_SYS(sendfile), 1, sendfile_vfd);
+	if (!r)
+		r = add(ctx, SCMP_SYS(ioctl), 1, clone_ioctl);
+	if (!r)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
+	if (!r && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		r = -errno;
+	if (!r)
+		r = seccomp_load(ctx);
+	fd = r ? r : seccomp_notify_fd(ctx);
+	seccomp_release(ctx);
+	return fd;
+}

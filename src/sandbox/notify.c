@@ -1,0 +1,162 @@
+/*
+ * notify.c - answering trapped calls and reaching into the trapped
+ * process: its memory (process_vm_readv/writev, which Docker's default
+ * profile allows, unlike pidfd_getfd), descriptors given to it with
+ * SECCOMP_IOCTL_NOTIF_ADDFD, and who it is.
+ *
+ * Memory read from the target is acted on only after ID_VALID says the
+ * call is still waiting, so a pid reused in between cannot fool us.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+int sbx_reply(struct sbx *sb, uint64_t id, long val)
+{
+	struct seccomp_notif_resp r = { .id = id };
+
+	if (val == SBX_CONTINUE) {
+		r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	} else if (val < 0) {
+		r.error = (int32_t)val;
+	} else {
+		r.val = val;
+	}
+	if (ioctl(sb->listener, SECCOMP_IOCTL_NOTIF_SEND, &r) < 0)
+		return -errno; /* ENOENT: the caller was interrupted */
+	return 0;
+}
+
+bool sbx_call_valid(struct sbx_call *c)
+{
+	uint64_t id = c->n->id;
+
+	return ioctl(c->sb->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+int sbx_read_mem(struct sbx_call *c, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len };
+	struct iovec remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n;
+
+	if (!len)
+		return 0;
+	n = process_vm_readv(c->tid, &local, 1, &remote, 1, 0);
+	if (n < 0)
+		return errno == ESRCH ? -ESRCH : -EFAULT;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int sbx_write_mem(struct sbx_call *c, uint64_t addr, const void *buf,
+		  size_t len)
+{
+	struct iovec local = { (void *)buf, len };
+	struct iovec remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n;
+
+	if (!len)
+		return 0;
+	/* The narrowest window we can give a signal to reuse the buffer. */
+	if (!sbx_call_valid(c))
+		return -EINTR;
+	n = process_vm_writev(c->tid, &local, 1, &remote, 1, 0);
+	if (n < 0)
+		return -EFAULT;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int sbx_read_str(struct sbx_call *c, uint64_t addr, char *buf, size_t size)
+{
+	size_t got = 0;
+
+	if (!addr)
+		return -EFAULT;
+	/* Page by page: the string may end just before an unmapped page. */
+	while (got < size) {
+		size_t chunk = 4096 - ((addr + got) & 4095);
+		struct iovec local, remote;
+		ssize_t n;
+		char *nul;
+
+		if (chunk > size - got)
+			chunk = size - got;
+		local.iov_base = buf + got;
+		local.iov_len = chunk;
+		remote.iov_base = (void *)(uintptr_t)(addr + got);
+		remote.iov_len = chunk;
+		n = process_vm_readv(c->tid, &local, 1, &remote, 1, 0);
+		if (n <= 0)
+			return -EFAULT;
+		nul = memchr(buf + got, '\0', (size_t)n);
+		if (nul)
+			return 0;
+		got += (size_t)n;
+	}
+	return -ENAMETOOLONG;
+}
+
+static bool fd_free(pid_t tid, int fd)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/%d/fd/%d", tid, fd);
+	return faccessat(AT_FDCWD, p, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+	       errno == ENOENT;
+}
+
+long sbx_send_fd_at(struct sbx_call *c, int fd, int newfd, bool cloexec)
+{
+	struct seccomp_notif_addfd a = {
+		.id = c->n->id,
+		.flags = SECCOMP_ADDFD_FLAG_SETFD | SECCOMP_ADDFD_FLAG_SEND,
+		.srcfd = (uint32_t)fd,
+		.newfd = (uint32_t)newfd,
+		.newfd_flags = cloexec ? O_CLOEXEC : 0,
+	};
+	int r = ioctl(c->sb->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+
+	if (r < 0)
+		return errno == EBADF ? -EMFILE : -errno;
+	return SBX_SENT;
+}
+
+long sbx_send_fd(struct sbx_call *c, int fd, int lo, int hi, bool cloexec)
+{
+	/* The kernel would give the lowest free number; we give the
+	 * lowest free one of the window, which is what lets us trap its
+	 * use. */
+	for (int n = lo; n < hi; n++)
+		if (fd_free(c->tid, n))
+			return sbx_send_fd_at(c, fd, n, cloexec);
+	return -EMFILE;
+}
+
+/* The ids a FUSE request carries for this caller: the owner of
+ * /proc/TID is the task's effective uid and gid (fsuid follows euid
+ * unless setfsuid was called: see docs/sandbox.md). */
+const struct fuse_caller *sbx_who(struct sbx_call *c)
+{
+	char p[32];
+	struct stat st;
+
+	if (c->who_known)
+		return &c->who;
+	snprintf(p, sizeof(p), "/proc/%d", c->tid);
+	if (stat(p, &st) == 0) {
+		c->who.uid = st.st_uid;
+		c->who.gid = st.st_gid;
+	} else {
+		c->who.uid = c->who.gid = (uint32_t)-1;
+	}
+	c->who.pid = (uint32_t)c->tid;
+	c->who_known = true;
+	return &c->who;
+}

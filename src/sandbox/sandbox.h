@@ -1,0 +1,274 @@
+/*
+ * sandbox.h - `fusebox run`: a supervisor that traps the filesystem
+ * syscalls of a process tree with seccomp user notification and serves
+ * those that touch a fusebox mount from the VFS. Everything else is let
+ * through (SECCOMP_USER_NOTIF_FLAG_CONTINUE) and the kernel does it.
+ *
+ * Objects (all owned by the one struct sbx):
+ *  - sbx_device: an emulated /dev/fuse. The server gets one end of a
+ *    SOCK_SEQPACKET socketpair; fusebox's FUSE client speaks on the other.
+ *  - sbx_mount: a device attached at a path by mount(2).
+ *  - sbx_vfile: a descriptor a sandboxed process holds on a file of a
+ *    mount. The process holds a placeholder (an empty memfd) at a number
+ *    in the trapped window [SBX_VFD_LO, SBX_VFD_HI); the supervisor finds
+ *    the vfile by the placeholder's inode number, so fork, dup by the
+ *    kernel, SCM_RIGHTS and exec need no bookkeeping. The last close of
+ *    the placeholder is seen by inotify (IN_CLOSE), which drops the vfile.
+ *  - sbx_proc: per process state the kernel cannot keep for us: the
+ *    current directory when it is inside a mount.
+ *
+ * Locking: sb->lock guards the mount, device, vfile and proc tables and
+ * the reference counts in them. It is never held across a request to a
+ * server, nor across a call into the VFS.
+ */
+#ifndef FUSEBOX_SANDBOX_H
+#define FUSEBOX_SANDBOX_H
+
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "lib/fs.h"
+#include "sandbox/mountopt.h"
+
+/* Descriptors in [768, 1024) are trapped: (fd & ~0xff) == 0x300. The
+ * window stays below 1024 for select() and below the usual soft
+ * RLIMIT_NOFILE (ADDFD cannot go above it). */
+#define SBX_VFD_LO 768
+#define SBX_VFD_HI 1024
+#define SBX_VFD_MASK 0xffffff00u
+#define SBX_VFD_VAL 0x300u
+/* Emulated /dev/fuse descriptors go to [736, 768): reads on them are
+ * trapped so that after unmount they fail with ENODEV as on Linux. */
+#define SBX_DEV_LO 736
+#define SBX_DEV_HI 768
+#define SBX_DEV_MASK 0xffffffe0u
+#define SBX_DEV_VAL 0x2e0u
+
+/* FUSE_DEV_IOC_CLONE, _IOR(229, 0, uint32_t), spelled out for BPF. */
+#define SBX_FUSE_DEV_IOC_CLONE 0x8004e500u
+
+/* A handler's answer: a value >= 0, a negative errno, or one of these. */
+#define SBX_CONTINUE (-100000L) /* let the kernel do the syscall */
+#define SBX_SENT (-100001L)	/* already answered (ADDFD with SEND) */
+
+struct sbx;
+
+struct sbx_device {
+	struct sbx_device *next;
+	int ours;		/* fusebox's end of the socketpair */
+	ino_t ino;		/* the server's end, as /proc/PID/fd shows */
+	struct sbx_mount *mnt;	/* NULL until mount(2) */
+	bool dead;		/* unmounted: reads give ENODEV */
+};
+
+struct sbx_mount {
+	struct sbx_mount *next;
+	int id;			/* mount id in /proc/PID/mountinfo */
+	char *path;		/* canonical mountpoint */
+	size_t pathlen;
+	dev_t under_dev;	/* the directory mounted on */
+	ino_t under_ino;
+	struct fb_fs *fs;
+	struct sbx_device *dev;
+	struct sbx_fuse_opts opts;
+	unsigned long flags;	/* MS_* as mount(2) got them */
+	char fstype[80];
+	unsigned refs;		/* table + vfiles + cwds + calls in flight */
+	bool detached;
+};
+
+struct sbx_vfile {
+	struct sbx_vfile *next;
+	ino_t ph_ino;		/* the placeholder's inode */
+	int memfd;		/* our own description of the placeholder */
+	int wd;			/* inotify watch on it */
+	struct sbx_mount *mnt;	/* referenced */
+	struct vfs_file *f;	/* referenced */
+	char *path;		/* absolute, for /proc/PID/fd/N */
+	bool materialized;	/* the memfd holds the file's data */
+	unsigned refs;		/* the table's, and users' */
+	struct fuse_caller who;	/* the opener: FLUSH at the last close */
+};
+
+struct sbx_proc {
+	struct sbx_proc *next;
+	pid_t tid;
+	pid_t tgid;
+	int pidfd;
+	struct sbx_cwd *cwd;	/* NULL: the kernel's cwd is the real one */
+};
+
+/* A current directory inside a mount, shared by the threads of a
+ * process (CLONE_FS); copied on fork. */
+struct sbx_cwd {
+	unsigned refs;
+	struct sbx_mount *mnt;	/* referenced */
+	struct vfs_inode *ino;	/* referenced */
+	char *path;		/* absolute */
+};
+
+struct sbx_options {
+	bool debug;
+	unsigned max_read;
+};
+
+struct sbx {
+	struct sbx_options opts;
+	int listener;		/* seccomp notification fd */
+	int inotify;		/* placeholders' last close */
+	int epoll;		/* pidfds of known processes */
+	pid_t child;
+	pthread_mutex_t lock;
+	struct sbx_mount *mounts;
+	unsigned n_mounts;	/* read without the lock as a hint */
+	int next_mnt_id;
+	struct sbx_device *devices;
+	struct sbx_vfile *vfiles;
+	dev_t memfd_dev;	/* st_dev of placeholders (0: none made) */
+	struct sbx_proc *procs;
+	unsigned n_vcwd;	/* processes with a cwd in a mount (hint) */
+	bool stopping;
+
+	/* Worker threads taking notifications. */
+	pthread_mutex_t wlock;
+	pthread_cond_t wcv;
+	unsigned workers, idle, max_workers;
+};
+
+/* One trapped syscall being handled. */
+struct sbx_call {
+	struct sbx *sb;
+	struct seccomp_notif *n;
+	pid_t tid;
+	struct fuse_caller who;
+	bool who_known;
+};
+
+/* run.c */
+int sbx_run(const struct sbx_options *o, char *const argv[]);
+
+/* filter.c: install the filter in the calling process; returns the
+ * listener fd or a negative errno. */
+int sbx_filter_install(void);
+
+/* notify.c: talking to the kernel about a trapped call. */
+int sbx_reply(struct sbx *sb, uint64_t id, long val);
+bool sbx_call_valid(struct sbx_call *c);
+/* Copy in the NUL-terminated string at addr (at most size-1 bytes):
+ * -EFAULT, -ENAMETOOLONG. */
+int sbx_read_str(struct sbx_call *c, uint64_t addr, char *buf, size_t size);
+int sbx_read_mem(struct sbx_call *c, uint64_t addr, void *buf, size_t len);
+int sbx_write_mem(struct sbx_call *c, uint64_t addr, const void *buf,
+		  size_t len);
+/* Put fd into the target at a free number of the window and answer the
+ * call with it. Returns SBX_SENT or a negative errno. */
+long sbx_send_fd(struct sbx_call *c, int fd, int lo, int hi, bool cloexec);
+/* Put fd into the target at exactly newfd (dup2 semantics), answering. */
+long sbx_send_fd_at(struct sbx_call *c, int fd, int newfd, bool cloexec);
+const struct fuse_caller *sbx_who(struct sbx_call *c);
+
+/* dispatch.c */
+long sbx_dispatch(struct sbx_call *c);
+
+/* mounts.c */
+void sbx_mount_get(struct sbx_mount *mt);
+void sbx_mount_put(struct sbx *sb, struct sbx_mount *mt);
+/* The mount whose mountpoint is exactly path, referenced. */
+struct sbx_mount *sbx_mount_at(struct sbx *sb, const char *path);
+/* The mount over a directory with this identity, referenced. */
+struct sbx_mount *sbx_mount_over(struct sbx *sb, dev_t dev, ino_t ino);
+long sbx_sys_mount(struct sbx_call *c);
+long sbx_sys_umount2(struct sbx_call *c);
+void sbx_unmount_all(struct sbx *sb);
+
+/* device.c */
+long sbx_dev_open(struct sbx_call *c, int flags);
+struct sbx_device *sbx_dev_by_ino(struct sbx *sb, ino_t ino);
+long sbx_dev_read(struct sbx_call *c);
+long sbx_dev_ioctl(struct sbx_call *c);
+void sbx_dev_shutdown(struct sbx *sb, struct sbx_device *d);
+
+/* resolve.c: where a path a sandboxed process names lands. */
+enum sbx_where { SBX_NATIVE, SBX_VIRTUAL, SBX_DEVFUSE };
+struct sbx_target {
+	enum sbx_where where;
+	struct sbx_mount *mnt;	/* SBX_VIRTUAL: referenced */
+	struct vfs_inode *ino;	/* SBX_VIRTUAL: referenced */
+	/* SBX_VIRTUAL: the absolute path. SBX_NATIVE with rewrite: the
+	 * native path the walk reached from inside a mount, which the
+	 * kernel cannot reach from the caller's arguments (so the call is
+	 * done by us, on this path). */
+	char path[4096];
+	bool rewrite;
+};
+#define SBX_FOLLOW 1		/* follow a symlink in the last component */
+#define SBX_EMPTY_PATH 2	/* "" names dirfd itself */
+#define SBX_PARENT 4		/* stop at the parent: for calls that create */
+/* 0 with *t filled, or a negative errno the syscall must return. */
+int sbx_resolve(struct sbx_call *c, int dirfd, const char *path, int flags,
+		struct sbx_target *t);
+void sbx_target_put(struct sbx *sb, struct sbx_target *t);
+
+/* vfd.c */
+struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd);
+void sbx_vfile_put(struct sbx *sb, struct sbx_vfile *v);
+/* Hand the target a new descriptor on f (reference passed in). */
+long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
+		    struct vfs_file *f, const char *path, bool cloexec,
+		    int at_fd);
+/* Fill the placeholder's memfd with the file, for mmap and for copies
+ * that leave the window. */
+int sbx_vfile_materialize(struct sbx_call *c, struct sbx_vfile *v);
+/* A memfd holding the file's data at its current offset, for a
+ * descriptor that leaves the window (dup2 to 0 for `cmd < file`). */
+int sbx_vfile_copy(struct sbx_call *c, struct sbx_vfile *v);
+void *sbx_inotify_thread(void *arg);
+
+/* procs.c */
+/* The cwd of the caller when it lies in a mount, referenced; NULL. */
+struct sbx_cwd *sbx_cwd_get(struct sbx_call *c);
+void sbx_cwd_put(struct sbx *sb, struct sbx_cwd *cwd);
+/* Set (cwd != NULL, reference passed in) or clear the caller's cwd. */
+int sbx_cwd_set(struct sbx_call *c, struct sbx_cwd *cwd);
+void *sbx_reaper_thread(void *arg);
+
+/* sys_path.c, sys_fd.c: handlers. */
+long sbx_sys_open(struct sbx_call *c, int dirfd, uint64_t path, int flags);
+long sbx_sys_openat2(struct sbx_call *c);
+long sbx_sys_stat(struct sbx_call *c, int dirfd, uint64_t path,
+		  uint64_t buf, int flags);
+long sbx_sys_statx(struct sbx_call *c);
+long sbx_sys_access(struct sbx_call *c, int dirfd, uint64_t path, int mode,
+		    int flags);
+long sbx_sys_readlink(struct sbx_call *c, int dirfd, uint64_t path,
+		      uint64_t buf, size_t size);
+long sbx_sys_statfs(struct sbx_call *c, uint64_t path, uint64_t buf);
+long sbx_sys_getxattr(struct sbx_call *c, bool follow);
+long sbx_sys_listxattr(struct sbx_call *c, bool follow);
+long sbx_sys_chdir(struct sbx_call *c);
+long sbx_sys_getcwd(struct sbx_call *c);
+long sbx_sys_execve(struct sbx_call *c, int dirfd, uint64_t path, int flags);
+/* Calls that would change a mount: EROFS and the errors before it. */
+long sbx_sys_modify(struct sbx_call *c);
+
+long sbx_sys_read(struct sbx_call *c);
+long sbx_sys_pread(struct sbx_call *c);
+long sbx_sys_readv(struct sbx_call *c, bool positional, bool v2);
+long sbx_sys_write(struct sbx_call *c);
+long sbx_sys_lseek(struct sbx_call *c);
+long sbx_sys_fstat(struct sbx_call *c);
+long sbx_sys_fstatfs(struct sbx_call *c);
+long sbx_sys_getdents64(struct sbx_call *c);
+long sbx_sys_fchdir(struct sbx_call *c);
+long sbx_sys_fcntl(struct sbx_call *c);
+long sbx_sys_dup(struct sbx_call *c, int newfd, int flags, bool dup2);
+long sbx_sys_fgetxattr(struct sbx_call *c);
+long sbx_sys_flistxattr(struct sbx_call *c);
+long sbx_sys_mmap(struct sbx_call *c);
+long sbx_sys_fd_other(struct sbx_call *c);
+
+#endif

@@ -1,0 +1,514 @@
+/*
+ * sys_fd.c - syscalls on a descriptor in the trapped window. A
+ * descriptor that is not one of our placeholders (a native file the
+ * program put there) goes back to the kernel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+/* One trapped read moves at most this much; read(2) may return less
+ * than asked, and programs loop. */
+#define READ_MAX (8 * 1024 * 1024)
+
+#define WITH_VFILE(c, v)                                             \
+	struct sbx_vfile *v = sbx_vfile_of(c, (int)(c)->n->data.args[0]); \
+	if (!v)                                                      \
+		return SBX_CONTINUE
+
+/* Checks read(2) makes before reading. */
+static long readable(struct sbx_vfile *v)
+{
+	if ((v->f->flags & O_PATH) || (v->f->flags & O_ACCMODE) == O_WRONLY)
+		return -EBADF;
+	if (S_ISDIR(v->f->inode->type))
+		return -EISDIR;
+	return 0;
+}
+
+/* Read count bytes at off (-1: the file position) and scatter them into
+ * the caller's iovecs. */
+static long read_into(struct sbx_call *c, struct sbx_vfile *v,
+		      const struct iovec *riov, int n_iov, size_t count,
+		      off_t off)
+{
+	char *buf;
+	ssize_t n;
+	long err = readable(v);
+
+	if (err)
+		return err;
+	if (count > READ_MAX)
+		count = READ_MAX;
+	if (!count)
+		return 0;
+	buf = malloc(count);
+	if (!buf)
+		return -ENOMEM;
+	if (off < 0) {
+		n = vfs_read(v->f, sbx_who(c), buf, count);
+	} else if (v->f->open_flags & (FOPEN_NONSEEKABLE | FOPEN_STREAM)) {
+		n = -ESPIPE;
+	} else {
+		n = vfs_pread(v->f, sbx_who(c), buf, count, off);
+	}
+	if (n > 0) {
+		struct iovec local = { buf, (size_t)n };
+
+		if (!sbx_call_valid(c)) {
+			/* Interrupted: the data goes nowhere; put the
+			 * position back as if nothing was read. */
+			if (off < 0) {
+				pthread_mutex_lock(&v->f->pos_lock);
+				v->f->pos -= n;
+				pthread_mutex_unlock(&v->f->pos_lock);
+			}
+			n = -EINTR;
+		} else if (process_vm_writev(c->tid, &local, 1, riov,
+					     (unsigned long)n_iov, 0) != n) {
+			n = -EFAULT;
+		}
+	}
+	free(buf);
+	return n;
+}
+
+long sbx_sys_read(struct sbx_call *c)
+{
+	const __u64 *a = c->n->data.args;
+	struct iovec r = { (void *)(uintptr_t)a[1], (size_t)a[2] };
+	long n;
+	WITH_VFILE(c, v);
+
+	n = read_into(c, v, &r, 1, (size_t)a[2], -1);
+	sbx_vfile_put(c->sb, v);
+	return n;
+}
+
+long sbx_sys_pread(struct sbx_call *c)
+{
+	const __u64 *a = c->n->data.args;
+	struct iovec r = { (void *)(uintptr_t)a[1], (size_t)a[2] };
+	long n;
+	WITH_VFILE(c, v);
+
+	n = (int64_t)a[3] < 0 ? -EINVAL
+			      : read_into(c, v, &r, 1, (size_t)a[2], (off_t)a[3]);
+	sbx_vfile_put(c->sb, v);
+	return n;
+}
+
+long sbx_sys_readv(struct sbx_call *c, bool positional, bool v2)
+{
+	const __u64 *a = c->n->data.args;
+	int n_iov = (int)a[2];
+	struct iovec *iov;
+	size_t total = 0;
+	off_t off = -1;
+	long n;
+	WITH_VFILE(c, v);
+
+	if (n_iov < 0 || n_iov > IOV_MAX) {
+		sbx_vfile_put(c->sb, v);
+		return -EINVAL;
+	}
+	if (positional)
+		off = (off_t)a[3];
+	if (v2 && off == -1)
+		positional = false;
+	if (positional && off < 0) {
+		sbx_vfile_put(c->sb, v);
+		return -EINVAL;
+	}
+	iov = calloc((size_t)n_iov + 1, sizeof(*iov));
+	if (!iov || sbx_read_mem(c, a[1], iov, (size_t)n_iov * sizeof(*iov))) {
+		free(iov);
+		sbx_vfile_put(c->sb, v);
+		return iov ? -EFAULT : -ENOMEM;
+	}
+	for (int i = 0; i < n_iov; i++)
+		total += iov[i].iov_len;
+	n = read_into(c, v, iov, n_iov, total, positional ? off : -1);
+	free(iov);
+	sbx_vfile_put(c->sb, v);
+	return n;
+}
+
+long sbx_sys_write(struct sbx_call *c)
+{
+	WITH_VFILE(c, v);
+	/* Every descriptor on a mount is open read-only in this version. */
+	sbx_vfile_put(c->sb, v);
+	return -EBADF;
+}
+
+long sbx_sys_lseek(struct sbx_call *c)
+{
+	const __u64 *a = c->n->data.args;
+	off_t r;
+	WITH_VFILE(c, v);
+
+	r = (v->f->flags & O_PATH) ? -EBADF
+				   : vfs_lseek(v->f, sbx_who(c), (off_t)a[1],
+					       (int)a[2]);
+	sbx_vfile_put(c->sb, v);
+	return r;
+}
+
+long sbx_sys_fstat(struct sbx_call *c)
+{
+	const __u64 *a = c->n->data.args;
+	struct stat st;
+	long err;
+	WITH_VFILE(c, v);
+
+	err = vfs_getattr(v->mnt->fs->m, sbx_who(c), v->f->inode, v->f, false,
+			  &st);
+	if (!err)
+		err = sbx_write_mem(c, a[1], &st, sizeof(st));
+	sbx_vfile_put(c->sb, v);
+	return err;
+}
+
+long sbx_statfs_of(struct sbx_call *c, struct sbx_mount *mt,
+		   struct vfs_inode *ino, uint64_t buf);
+
+long sbx_sys_fstatfs(struct sbx_call *c)
+{
+	long err;
+	WITH_VFILE(c, v);
+
+	err = sbx_statfs_of(c, v->mnt, v->f->inode, c->n->data.args[1]);
+	sbx_vfile_put(c->sb, v);
+	return err;
+}
+
+long sbx_sys_getdents64(struct sbx_call *c)
+{
+	const __u64 *a = c->n->data.args;
+	size_t count = (size_t)a[2];
+	char *buf;
+	ssize_t n;
+	WITH_VFILE(c, v);
+
+	if (c->n->data.nr != __NR_getdents64) {
+		/* The old getdents layout is not produced. */
+		sbx_vfile_put(c->sb, v);
+		return -ENOSYS;
+	}
+	if (v->f->flags & O_PATH) {
+		sbx_vfile_put(c->sb, v);
+		return -EBADF;
+	}
+	if (!S_ISDIR(v->f->inode->type)) {
+		sbx_vfile_put(c->sb, v);
+		return -ENOTDIR;
+	}
+	if (count > READ_MAX)
+		count = READ_MAX;
+	buf = malloc(count ? count : 1);
+	if (!buf) {
+		sbx_vfile_put(c->sb, v);
+		return -ENOMEM;
+	}
+	n = vfs_getdents64(v->f, sbx_who(c), buf, count);
+	if (n > 0) {
+		long err = sbx_write_mem(c, a[1], buf, (size_t)n);
+
+		if (err)
+			n = err;
+	}
+	free(buf);
+	sbx_vfile_put(c->sb, v);
+	return n;
+}
+
+long sbx_enter_dir(struct sbx_call *c, struct sbx_mount *mt,
+		   struct vfs_inode *ino, const char *path);
+
+long sbx_sys_fchdir(struct sbx_call *c)
+{
+	struct sbx_vfile *v = sbx_vfile_of(c, (int)c->n->data.args[0]);
+	long err;
+
+	if (!v) {
+		/* A native directory: forget any cwd in a mount. */
+		struct sbx_cwd *cwd = sbx_cwd_get(c);
+
+		if (cwd) {
+			sbx_cwd_put(c->sb, cwd);
+			sbx_cwd_set(c, NULL);
+		}
+		return SBX_CONTINUE;
+	}
+	err = sbx_enter_dir(c, v->mnt, v->f->inode, v->path);
+	sbx_vfile_put(c->sb, v);
+	return err;
+}
+
+/* A new descriptor on the same open file: a placeholder in the window
+ * at newfd (or the first free number from lo), sharing offset and flags
+ * as dup(2) does. */
+static long dup_in_window(struct sbx_call *c, struct sbx_vfile *v, int newfd,
+			  bool cloexec)
+{
+	vfs_file_get(v->f);
+	return sbx_vfile_send(c, v->mnt, v->f, v->path, cloexec, newfd);
+}
+
+/* A descriptor leaving the window (dup2(fd, 0) for `cmd < file`): it
+ * gets a copy of the file in a memfd, at the same offset. */
+static long dup_out(struct sbx_call *c, struct sbx_vfile *v, int newfd,
+		    bool cloexec)
+{
+	long r;
+	int fd;
+
+	if (!S_ISREG(v->f->inode->type) || (v->f->flags & O_PATH))
+		return -EXDEV; /* see docs/sandbox.md */
+	fd = sbx_vfile_copy(c, v);
+	if (fd < 0)
+		return fd;
+	if (newfd >= 0) {
+		r = sbx_send_fd_at(c, fd, newfd, cloexec);
+	} else {
+		struct seccomp_notif_addfd a = {
+			.id = c->n->id,
+			.flags = SECCOMP_ADDFD_FLAG_SEND,
+			.srcfd = (uint32_t)fd,
+			.newfd_flags = cloexec ? O_CLOEXEC : 0,
+		};
+
+		r = ioctl(c->sb->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0
+			    ? -errno
+			    : SBX_SENT;
+	}
+	close(fd);
+	return r;
+}
+
+static bool in_window(long fd)
+{
+	return fd >= SBX_VFD_LO && fd < SBX_VFD_HI;
+}
+
+long sbx_sys_dup(struct sbx_call *c, int newfd, int flags, bool dup2)
+{
+	const __u64 *a = c->n->data.args;
+	long r;
+	WITH_VFILE(c, v);
+
+	if (dup2 && newfd == (int)a[0]) {
+		sbx_vfile_put(c->sb, v);
+		/* dup2 returns it; dup3 refuses it. */
+		return c->n->data.nr == __NR_dup3 ? -EINVAL : newfd;
+	}
+	if (c->n->data.nr == __NR_dup3 && (flags & ~O_CLOEXEC)) {
+		sbx_vfile_put(c->sb, v);
+		return -EINVAL;
+	}
+	if (newfd < 0 && dup2) {
+		sbx_vfile_put(c->sb, v);
+		return -EBADF;
+	}
+	if (newfd < 0 || in_window(newfd))
+		r = dup_in_window(c, v, newfd, (flags & O_CLOEXEC) != 0);
+	else
+		r = dup_out(c, v, newfd, (flags & O_CLOEXEC) != 0);
+	sbx_vfile_put(c->sb, v);
+	return r;
+}
+
+/* F_GETFL as Linux shows it for a file opened with these flags. */
+static long getfl(const struct vfs_file *f)
+{
+	return (f->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC |
+			     O_CLOEXEC)) |
+	       O_LARGEFILE;
+}
+
+long sbx_sys_fcntl(struct sbx_call *c)
+{
+	const __u64 *a = c->n->data.args;
+	const int settable = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME |
+			     O_ASYNC;
+	long r;
+	WITH_VFILE(c, v);
+
+	switch ((int)a[1]) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC: {
+		long min = (long)a[2];
+		bool cloexec = (int)a[1] == F_DUPFD_CLOEXEC;
+
+		if (min < 0 || min >= SBX_VFD_HI) {
+			r = min < 0 ? -EINVAL : dup_out(c, v, -1, cloexec);
+			break;
+		}
+		/* The first free number of the window at or above min. */
+		vfs_file_get(v->f);
+		r = min <= SBX_VFD_LO
+			    ? sbx_vfile_send(c, v->mnt, v->f, v->path, cloexec,
+					     -1)
+			    : -EMFILE;
+		if (r == -EMFILE && min > SBX_VFD_LO) {
+			char p[64];
+
+			r = -EMFILE;
+			for (long n = min; n < SBX_VFD_HI; n++) {
+				struct stat st;
+
+				snprintf(p, sizeof(p), "/proc/%d/fd/%ld",
+					 c->tid, n);
+				if (lstat(p, &st) < 0) {
+					r = sbx_vfile_send(c, v->mnt, v->f,
+							   v->path, cloexec,
+							   (int)n);
+					break;
+				}
+			}
+			if (r == -EMFILE)
+				vfs_file_put(v->f);
+		}
+		break;
+	}
+	case F_GETFL:
+		r = getfl(v->f);
+		break;
+	case F_SETFL:
+		if (((int)a[2] & O_DIRECT) && 0)
+			r = -EINVAL;
+		__atomic_store_n(&v->f->flags,
+				 (v->f->flags & ~settable) |
+					 ((int)a[2] & settable),
+				 __ATOMIC_RELAXED);
+		r = 0;
+		break;
+	case F_ADD_SEALS:
+	case F_GET_SEALS:
+		r = -EINVAL; /* not a memfd, whatever the placeholder is */
+		break;
+	default:
+		/* F_GETFD/F_SETFD are the descriptor's own; locks are
+		 * kept by the kernel on the placeholder until the
+		 * read-write work brings FUSE locks. */
+		r = SBX_CONTINUE;
+	}
+	sbx_vfile_put(c->sb, v);
+	return r;
+}
+
+long sbx_xattr_get(struct sbx_call *c, struct sbx_mount *mt,
+		   struct vfs_inode *ino, bool list);
+
+long sbx_sys_fgetxattr(struct sbx_call *c)
+{
+	long r;
+	WITH_VFILE(c, v);
+
+	r = sbx_xattr_get(c, v->mnt, v->f->inode, false);
+	sbx_vfile_put(c->sb, v);
+	return r;
+}
+
+long sbx_sys_flistxattr(struct sbx_call *c)
+{
+	long r;
+	WITH_VFILE(c, v);
+
+	r = sbx_xattr_get(c, v->mnt, v->f->inode, true);
+	sbx_vfile_put(c->sb, v);
+	return r;
+}
+
+long sbx_sys_mmap(struct sbx_call *c)
+{
+	const __u64 *a = c->n->data.args;
+	struct sbx_vfile *v = sbx_vfile_of(c, (int)a[4]);
+	long r;
+
+	if (!v)
+		return SBX_CONTINUE;
+	if (!S_ISREG(v->f->inode->type) || (v->f->flags & O_PATH))
+		r = -EACCES;
+	else if (((int)a[3] & MAP_TYPE) == MAP_SHARED &&
+		 ((int)a[2] & PROT_WRITE))
+		r = -EACCES; /* open read-only */
+	else
+		r = sbx_vfile_materialize(c, v);
+	sbx_vfile_put(c->sb, v);
+	/* The placeholder now holds the data: the kernel maps it. */
+	return r ? r : SBX_CONTINUE;
+}
+
+long sbx_sys_fd_other(struct sbx_call *c)
+{
+	const __u64 *a = c->n->data.args;
+	long r = SBX_CONTINUE;
+	WITH_VFILE(c, v);
+
+	switch (c->n->data.nr) {
+	case __NR_ioctl:
+		if ((unsigned)a[1] == FIONREAD) {
+			struct stat st;
+			int avail = 0;
+
+			r = vfs_getattr(v->mnt->fs->m, sbx_who(c),
+					v->f->inode, v->f, false, &st);
+			if (!r) {
+				if (st.st_size > v->f->pos)
+					avail = (int)(st.st_size - v->f->pos);
+				r = sbx_write_mem(c, a[2], &avail,
+						  sizeof(avail));
+			}
+		} else if ((unsigned)a[1] == FIOCLEX ||
+			   (unsigned)a[1] == FIONCLEX) {
+			r = SBX_CONTINUE;
+		} else {
+			r = -ENOTTY; /* FUSE_IOCTL comes with read-write */
+		}
+		break;
+	case __NR_fsync:
+	case __NR_fdatasync:
+	case __NR_syncfs:
+		r = 0; /* nothing is ever dirty on a read-only mount */
+		break;
+	case __NR_ftruncate:
+	case __NR_fallocate:
+		r = c->n->data.nr == __NR_ftruncate ? -EINVAL : -EBADF;
+		break;
+	case __NR_fchmod:
+	case __NR_fchown:
+	case __NR_fsetxattr:
+	case __NR_fremovexattr:
+		r = -EROFS;
+		break;
+	case __NR_fadvise64:
+	case __NR_readahead:
+		r = 0;
+		break;
+	case __NR_flock:
+		r = SBX_CONTINUE;
+		break;
+	case __NR_splice:
+	case __NR_tee:
+	case __NR_sendfile:
+	case __NR_copy_file_range:
+		/* Programs fall back to read and write. */
+		r = c->n->data.nr == __NR_copy_file_range ? -EXDEV : -EINVAL;
+		break;
+	}
+	sbx_vfile_put(c->sb, v);
+	return r;
+}

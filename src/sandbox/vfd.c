@@ -1,0 +1,263 @@
+/*
+ * vfd.c - descriptors of files on a mount, as a sandboxed process holds
+ * them.
+ *
+ * The process gets a placeholder: a memfd re-opened through /proc (a
+ * description of the memfd_create'd one would raise no inotify events),
+ * read-only, at a number of the trapped window. The vfile is found again
+ * by the placeholder's inode. When the last descriptor on the
+ * placeholder goes - close, exit, exec with O_CLOEXEC, in whichever
+ * process it travelled to - inotify reports IN_CLOSE_NOWRITE and the
+ * vfile's reference on the open file (FLUSH, RELEASE) is dropped.
+ *
+ * The memfd stays empty while every access is trapped. It is filled with
+ * the file's data only for mmap (materialize), which then runs natively.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+#define FILL_CHUNK (1024 * 1024)
+
+static void vfile_free(struct sbx *sb, struct sbx_vfile *v)
+{
+	struct sbx_mount *mt = v->mnt;
+
+	if (v->f) {
+		vfs_file_flush(v->f, &v->who);
+		vfs_file_put(v->f);
+	}
+	if (v->wd >= 0)
+		inotify_rm_watch(sb->inotify, v->wd);
+	if (v->memfd >= 0)
+		close(v->memfd);
+	free(v->path);
+	free(v);
+	sbx_mount_put(sb, mt);
+}
+
+void sbx_vfile_put(struct sbx *sb, struct sbx_vfile *v)
+{
+	if (!__atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL))
+		vfile_free(sb, v);
+}
+
+/* Take v out of the table; returns whether it was there. */
+static bool vfile_unlink(struct sbx *sb, struct sbx_vfile *v)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&sb->lock);
+	for (struct sbx_vfile **pp = &sb->vfiles; *pp; pp = &(*pp)->next)
+		if (*pp == v) {
+			*pp = v->next;
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&sb->lock);
+	return found;
+}
+
+struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd)
+{
+	struct sbx *sb = c->sb;
+	struct sbx_vfile *found = NULL;
+	struct stat st;
+	char p[64];
+
+	if (fd < SBX_VFD_LO || fd >= SBX_VFD_HI || !sb->memfd_dev)
+		return NULL;
+	snprintf(p, sizeof(p), "/proc/%d/fd/%d", c->tid, fd);
+	if (stat(p, &st) < 0 || st.st_dev != sb->memfd_dev) {
+		if (sb->opts.debug) fprintf(stderr, "vfile_of %s: dev %lx vs %lx\n", p, (long)st.st_dev, (long)sb->memfd_dev);
+		return NULL;
+	}
+	pthread_mutex_lock(&sb->lock);
+	for (struct sbx_vfile *v = sb->vfiles; v; v = v->next)
+		if (v->ph_ino == st.st_ino) {
+			found = v;
+			__atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
+			break;
+		}
+	pthread_mutex_unlock(&sb->lock);
+	if (!found && sb->opts.debug) fprintf(stderr, "vfile_of %s: ino %lu not found\n", p, (long)st.st_ino);
+	return found;
+}
+
+long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
+		    struct vfs_file *f, const char *path, bool cloexec,
+		    int at_fd)
+{
+	struct sbx *sb = c->sb;
+	struct sbx_vfile *v = calloc(1, sizeof(*v));
+	const char *base = strrchr(path, '/');
+	char p[64], name[80];
+	struct stat st;
+	int ph = -1;
+	long r;
+
+	if (!v) {
+		vfs_file_put(f);
+		return -ENOMEM;
+	}
+	v->wd = -1;
+	v->f = f;
+	v->mnt = mt;
+	sbx_mount_get(mt);
+	v->who = *sbx_who(c);
+	v->path = strdup(path);
+	v->refs = 1;
+	snprintf(name, sizeof(name), "fusebox:%s", base ? base + 1 : path);
+	v->memfd = memfd_create(name, MFD_CLOEXEC);
+	if (v->memfd < 0 || !v->path) {
+		r = v->memfd < 0 ? -errno : -ENOMEM;
+		goto fail;
+	}
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", v->memfd);
+	ph = open(p, O_RDONLY | O_CLOEXEC);
+	if (ph < 0 || fstat(ph, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	v->ph_ino = st.st_ino;
+	v->wd = inotify_add_watch(sb->inotify, p, IN_CLOSE_NOWRITE |
+						     IN_CLOSE_WRITE);
+	if (v->wd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	pthread_mutex_lock(&sb->lock);
+	sb->memfd_dev = st.st_dev;
+	v->next = sb->vfiles;
+	sb->vfiles = v;
+	pthread_mutex_unlock(&sb->lock);
+	if (at_fd >= 0)
+		r = sbx_send_fd_at(c, ph, at_fd, cloexec);
+	else
+		r = sbx_send_fd(c, ph, SBX_VFD_LO, SBX_VFD_HI, cloexec);
+	if (r != SBX_SENT) {
+		/* Our close of ph below raises an event nobody wants. */
+		vfile_unlink(sb, v);
+		close(ph);
+		sbx_vfile_put(sb, v);
+		return r;
+	}
+	close(ph); /* the target holds it now */
+	return r;
+fail:
+	if (ph >= 0)
+		close(ph);
+	sbx_vfile_put(sb, v);
+	return r;
+}
+
+/* Copy the whole file into fd (a memfd), from the server. */
+static int fill(struct sbx_call *c, struct vfs_file *f, int fd)
+{
+	char *buf = malloc(FILL_CHUNK);
+	off_t off = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = vfs_pread(f, sbx_who(c), buf, FILL_CHUNK, off);
+
+		if (n < 0) {
+			free(buf);
+			return (int)n;
+		}
+		if (n == 0)
+			break;
+		if (pwrite(fd, buf, (size_t)n, off) != n) {
+			free(buf);
+			return -errno;
+		}
+		off += n;
+	}
+	free(buf);
+	return 0;
+}
+
+int sbx_vfile_materialize(struct sbx_call *c, struct sbx_vfile *v)
+{
+	int err;
+
+	if (__atomic_load_n(&v->materialized, __ATOMIC_ACQUIRE))
+		return 0;
+	if (ftruncate(v->memfd, 0) < 0)
+		return -errno;
+	err = fill(c, v->f, v->memfd);
+	if (!err)
+		__atomic_store_n(&v->materialized, true, __ATOMIC_RELEASE);
+	return err;
+}
+
+/* A detached copy of the file (data and offset) for a descriptor that
+ * leaves the window, e.g. dup2(fd, 0) for `cmd < /mnt/file`. */
+int sbx_vfile_copy(struct sbx_call *c, struct sbx_vfile *v)
+{
+	const char *base = strrchr(v->path, '/');
+	char name[80];
+	off_t pos;
+	int fd, err;
+
+	snprintf(name, sizeof(name), "fusebox:%s", base ? base + 1 : v->path);
+	fd = memfd_create(name, MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = fill(c, v->f, fd);
+	pthread_mutex_lock(&v->f->pos_lock);
+	pos = v->f->pos;
+	pthread_mutex_unlock(&v->f->pos_lock);
+	if (!err && lseek(fd, pos, SEEK_SET) < 0)
+		err = -errno;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void *sbx_inotify_thread(void *arg)
+{
+	struct sbx *sb = arg;
+	char buf[64 * 1024]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		ssize_t n = read(sb->inotify, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+			struct sbx_vfile *v = NULL;
+
+			p += sizeof(*e) + e->len;
+			if (sb->opts.debug) fprintf(stderr, "inotify wd %d mask %x\n", e->wd, e->mask);
+			if (!(e->mask & (IN_CLOSE_NOWRITE | IN_CLOSE_WRITE)))
+				continue;
+			pthread_mutex_lock(&sb->lock);
+			for (struct sbx_vfile **pp = &sb->vfiles; *pp;
+			     pp = &(*pp)->next)
+				if ((*pp)->wd == e->wd) {
+					v = *pp;
+					*pp = v->next;
+					break;
+				}
+			pthread_mutex_unlock(&sb->lock);
+			if (v)
+				sbx_vfile_put(sb, v);
+		}
+	}
+	return NULL;
+}
