@@ -4,6 +4,9 @@
 #   fusebox      libfusebox driving libfuse's passthrough_ll (fb_spawn)
 #   kernel FUSE  the same server with the same options, mounted by the kernel
 #   tmpfs        the source directory itself, plain system calls
+#   fusebox run  fbbench's plain system calls, unmodified, inside
+#                `fusebox run`, where the same server mounts itself and
+#                fusebox serves the mount (bench/in-sandbox.sh)
 # Each cell is the median of FBBENCH_REPS runs (default 3) of FBBENCH_SECS
 # seconds each (default 2). The table also goes to BUILD_DIR/bench.md and
 # every run's stderr to BUILD_DIR/bench.log. Without root or /dev/fuse the
@@ -14,6 +17,7 @@ set -uo pipefail
 build=${1:-build}
 build=$(cd "$build" && pwd) || exit 1
 fbbench=$build/bench/fbbench
+here=$(cd "$(dirname "$0")" && pwd)
 server=$build/servers/passthrough_ll
 secs=${FBBENCH_SECS:-2}
 reps=${FBBENCH_REPS:-3}
@@ -107,13 +111,16 @@ measure() {
 	shift 2
 	local what="$*"
 	local limit=$(( ${secs%.*} * 5 + 25 ))
+	local cmd=("$fbbench" -t "$secs")
 	case $backend in
 	lib)	set -- -v "$@" lib -- "$server" -f -o source="$data",cache="$cache" '{}' ;;
 	kernel)	set -- "$@" native "${kmnt[$cache]}" ;;
 	tmpfs)	set -- "$@" native "$data" ;;
+	run)	mkdir -p "$work/run-mnt"
+		cmd=("$build/fusebox" run -- bash "$here/in-sandbox.sh" "$server" "$data" "$cache" "$work/run-mnt" "$fbbench" -t "$secs") ;;
 	esac
-	echo "+ fbbench -t $secs $*" >>"$log"
-	line=$(timeout -k 5 "$limit" "$fbbench" -t "$secs" "$@" 2>"$work/stderr")
+	echo "+ $backend: fbbench -t $secs $*" >>"$log"
+	line=$(timeout -k 5 "$limit" "${cmd[@]}" "$@" 2>"$work/stderr")
 	rc=$?
 	cat "$work/stderr" >>"$log"
 	echo "$line" >>"$log"
@@ -177,8 +184,8 @@ table=()
 start=$(date +%s)
 for row in "${rows[@]}"; do
 	IFS='|' read -r label unit cache fname wl <<<"$row"
-	backends=(lib tmpfs)
-	[ -z "$kernel_reason" ] && backends=(lib kernel tmpfs)
+	backends=(lib run tmpfs)
+	[ -z "$kernel_reason" ] && backends=(lib run kernel tmpfs)
 	todo=()
 	for backend in "${backends[@]}"; do
 		[ -z "${runs_of[$backend|$cache|$wl]:-}" ] && todo+=("$backend")
@@ -192,7 +199,7 @@ for row in "${rows[@]}"; do
 			runs_of[$key]="${runs_of[$key]:-} $(measure "$backend" "$cache" $wl)"
 		done
 	done
-	declare -A med=([kernel]=n/a)
+	declare -A med=([kernel]=n/a [run]=n/a)
 	for backend in "${backends[@]}"; do
 		vals=()
 		bad=
@@ -207,7 +214,7 @@ for row in "${rows[@]}"; do
 			med[$backend]=$(median "${vals[@]}")
 		fi
 	done
-	table+=("| $label | $unit | $cache | $(fmt "${med[lib]}") | $(fmt "${med[kernel]}") | $(fmt "${med[tmpfs]}") | $(ratio "${med[lib]}" "${med[kernel]}") |")
+	table+=("| $label | $unit | $cache | $(fmt "${med[lib]}") | $(fmt "${med[run]}") | $(fmt "${med[kernel]}") | $(fmt "${med[tmpfs]}") | $(ratio "${med[lib]}" "${med[kernel]}") | $(ratio "${med[run]}" "${med[kernel]}") |")
 	unset med
 done
 elapsed=$(( $(date +%s) - start ))
@@ -219,11 +226,14 @@ elapsed=$(( $(date +%s) - start ))
 	echo "same binary and options for the fusebox and kernel FUSE columns);"
 	echo "DIR is $([ $data_is_tmpfs = 1 ] && echo "a fresh tmpfs" || echo "a directory in /dev/shm"), which the tmpfs column reads directly."
 	echo "Each cell: median of $reps runs of ${secs} s. Higher is better;"
-	echo "fusebox/kernel above 1 means fusebox is faster."
+	echo "fusebox/kernel above 1 means fusebox is faster. The fusebox run column"
+	echo "is fbbench's own system calls (as on the kernel mount) inside"
+	echo "\`fusebox run\`, where the server mounts itself; its time includes"
+	echo "the trap of every syscall on the mount."
 	[ -n "$kernel_reason" ] && echo "Kernel FUSE: n/a ($kernel_reason)."
 	echo
-	echo "| workload | unit | cache= | fusebox | kernel FUSE | tmpfs | fusebox/kernel |"
-	echo "|---|---|---|---:|---:|---:|---:|"
+	echo "| workload | unit | cache= | libfusebox | fusebox run | kernel FUSE | tmpfs | libfusebox/kernel | run/kernel |"
+	echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
 	printf '%s\n' "${table[@]}"
 	if [ -s "$work/notes" ]; then
 		echo

@@ -37,6 +37,8 @@ run() {
 
 echo "fusebox demo: each command below starts a FUSE server, talks FUSE to"
 echo "it from user space through /dev/fd/N, and stops it. Nothing is mounted."
+echo "The last one runs a shell in 'fusebox run', where the server mounts"
+echo "itself as usual - served by fusebox, not by the kernel."
 
 run "$fusebox" tree / -- "$fbdemo"
 run "$fusebox" ls /docs -- "$fbdemo"
@@ -54,6 +56,20 @@ out=$("$fusebox" cat /hello -- "$hello_ll")
 printf '%s\n' "$out"
 if [ "$out" != "Hello World!" ]; then
 	echo "demo.sh: hello_ll said '$out', not 'Hello World!'" >&2
+	exit 1
+fi
+
+# fusebox's main job: a sandbox where the server mounts itself with no
+# privileges and no kernel FUSE, and ordinary programs use the mount.
+mnt=$(mktemp -d /tmp/fbdemo-mnt.XXXXXX)
+trap 'rmdir "$mnt" 2>/dev/null || true' EXIT
+script="$fbdemo $mnt && ls -l $mnt && cat $mnt/README | head -3 && \
+cd $mnt/docs && pwd && ls && grep -c . /proc/self/mountinfo >/dev/null && \
+findmnt -n -o FSTYPE,TARGET $mnt && fusermount3 -u $mnt"
+header "$fusebox run -- sh -c '$script'"
+"$fusebox" run -- sh -c "$script"
+if grep -q " $mnt " /proc/self/mountinfo; then
+	echo "demo.sh: $mnt is mounted outside the sandbox" >&2
 	exit 1
 fi
 

@@ -107,7 +107,7 @@ long sbx_sys_mount(struct sbx_call *c)
 {
 	struct sbx *sb = c->sb;
 	const __u64 *a = c->n->data.args;
-	char fstype[80], source[256], target[PATH_MAX], data[4096];
+	char fstype[80], source[PATH_MAX], target[PATH_MAX], data[4096];
 	char fdpath[64];
 	struct sbx_fuse_opts o;
 	struct sbx_target t;
@@ -141,8 +141,8 @@ long sbx_sys_mount(struct sbx_call *c)
 	err = sbx_read_str(c, a[1], target, sizeof(target));
 	if (err < 0)
 		return err;
-	err = sbx_fuse_opts_parse(fstype, source, data, (unsigned long)a[3],
-				  &o);
+	err = sbx_fuse_opts_parse(fstype, a[0] ? source : NULL, data,
+				  (unsigned long)a[3], &o);
 	if (err)
 		return err;
 	if (o.is_blk)

@@ -152,6 +152,7 @@ static long serve_mounts(struct sbx_call *c, bool info, pid_t pid, int flags)
 			e->fstype = mt->fstype;
 			/* Writes are refused until the read-write work. */
 			e->flags = mt->flags | MS_RDONLY;
+			e->sb_flags = mt->opts.sb_flags | MS_RDONLY;
 			sbx_fuse_opts_show(&mt->opts, opts[i], sizeof(opts[i]));
 			e->super_opts = opts[i];
 		}
