@@ -65,7 +65,7 @@ mnt=$(mktemp -d /tmp/fbdemo-mnt.XXXXXX)
 trap 'rmdir "$mnt" 2>/dev/null || true' EXIT
 script="$fbdemo $mnt && ls -l $mnt && cat $mnt/README | head -3 && \
 cd $mnt/docs && pwd && ls && grep -c . /proc/self/mountinfo >/dev/null && \
-findmnt -n -o FSTYPE,TARGET $mnt && fusermount3 -u $mnt"
+findmnt -n -o FSTYPE,TARGET $mnt && cd / && fusermount3 -u $mnt"
 header "$fusebox run -- sh -c '$script'"
 "$fusebox" run -- sh -c "$script"
 if grep -q " $mnt " /proc/self/mountinfo; then
