@@ -3,7 +3,7 @@
 # are missing. As root it runs apt-get; otherwise it prints the command.
 set -euo pipefail
 pkgs=(build-essential pkg-config libfuse3-dev fuse3 squashfuse squashfs-tools
-      python3 python3-pytest attr tree libseccomp-dev
+      python3 python3-pytest attr tree libseccomp-dev procps util-linux
       # Real FUSE servers and tools for the fusebox run tests
       # (tests/blackbox/test_run.py, tests/blackbox/sshd.py).
       sshfs openssh-server openssh-client bindfs gocryptfs fuse-overlayfs
