@@ -25,6 +25,12 @@
 
 #define MAX_LINKS 40
 
+int sbx_at_flags(int at_flags)
+{
+	return ((at_flags & AT_SYMLINK_NOFOLLOW) ? 0 : SBX_FOLLOW) |
+	       ((at_flags & AT_EMPTY_PATH) ? SBX_EMPTY_PATH : 0);
+}
+
 void sbx_target_put(struct sbx *sb, struct sbx_target *t)
 {
 	if (t->where == SBX_VIRTUAL) {

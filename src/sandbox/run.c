@@ -8,6 +8,7 @@
  * hung server holds one worker only; a new worker starts whenever none is
  * left waiting.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -155,8 +156,6 @@ static int recv_fd(int sock)
 
 	if (r <= 0)
 		return r < 0 ? -errno : -EPIPE;
-	if (byte == 'E') /* the child failed and sent its errno */
-		return -(int)(unsigned char)m.msg_flags - 1000;
 	cm = CMSG_FIRSTHDR(&m);
 	if (!cm || cm->cmsg_type != SCM_RIGHTS)
 		return -EPROTO;
@@ -208,31 +207,36 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Our children that are still running (we are their subreaper). */
+/* Our children that are still running (we are their subreaper): each
+ * thread's /proc/self/task/T/children lists those it forked or got. */
 static int signal_children(int sig)
 {
-	char path[64], buf[512];
+	char path[300];
+	DIR *tasks = opendir("/proc/self/task");
+	struct dirent *t;
 	int n = 0;
-	pid_t me = getpid();
 
-	for (pid_t p = 1; p > 0;) {
-		/* /proc/self/task/T/children lists our direct children. */
+	if (!tasks)
+		return 0;
+	while ((t = readdir(tasks))) {
 		FILE *f;
+		pid_t p;
 
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", me,
-			 me);
-		f = fopen(path, "r");
+		if (t->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children",
+			 t->d_name);
+		f = fopen(path, "re");
 		if (!f)
-			break;
+			continue;
 		while (fscanf(f, "%d", &p) == 1) {
 			if (sig)
 				kill(p, sig);
 			n++;
 		}
 		fclose(f);
-		(void)buf;
-		break;
 	}
+	closedir(tasks);
 	return n;
 }
 

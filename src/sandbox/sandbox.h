@@ -208,6 +208,8 @@ struct sbx_target {
 #define SBX_FOLLOW 1		/* follow a symlink in the last component */
 #define SBX_EMPTY_PATH 2	/* "" names dirfd itself */
 #define SBX_PARENT 4		/* stop at the parent: for calls that create */
+/* SBX_FOLLOW and SBX_EMPTY_PATH for a syscall's AT_* flags. */
+int sbx_at_flags(int at_flags);
 /* 0 with *t filled, or a negative errno the syscall must return. */
 int sbx_resolve(struct sbx_call *c, int dirfd, const char *path, int flags,
 		struct sbx_target *t);
@@ -254,6 +256,14 @@ long sbx_sys_getcwd(struct sbx_call *c);
 long sbx_sys_execve(struct sbx_call *c, int dirfd, uint64_t path, int flags);
 /* Calls that would change a mount: EROFS and the errors before it. */
 long sbx_sys_modify(struct sbx_call *c);
+
+/* Served the same way for a path and for a descriptor. */
+long sbx_statfs_of(struct sbx_call *c, struct sbx_mount *mt,
+		   struct vfs_inode *ino, uint64_t buf);
+long sbx_xattr_get(struct sbx_call *c, struct sbx_mount *mt,
+		   struct vfs_inode *ino, bool list);
+long sbx_enter_dir(struct sbx_call *c, struct sbx_mount *mt,
+		   struct vfs_inode *ino, const char *path);
 
 long sbx_sys_read(struct sbx_call *c);
 long sbx_sys_pread(struct sbx_call *c);

@@ -181,9 +181,6 @@ long sbx_sys_fstat(struct sbx_call *c)
 	return err;
 }
 
-long sbx_statfs_of(struct sbx_call *c, struct sbx_mount *mt,
-		   struct vfs_inode *ino, uint64_t buf);
-
 long sbx_sys_fstatfs(struct sbx_call *c)
 {
 	long err;
@@ -233,9 +230,6 @@ long sbx_sys_getdents64(struct sbx_call *c)
 	sbx_vfile_put(c->sb, v);
 	return n;
 }
-
-long sbx_enter_dir(struct sbx_call *c, struct sbx_mount *mt,
-		   struct vfs_inode *ino, const char *path);
 
 long sbx_sys_fchdir(struct sbx_call *c)
 {
@@ -357,29 +351,17 @@ long sbx_sys_fcntl(struct sbx_call *c)
 			break;
 		}
 		/* The first free number of the window at or above min. */
-		vfs_file_get(v->f);
-		r = min <= SBX_VFD_LO
-			    ? sbx_vfile_send(c, v->mnt, v->f, v->path, cloexec,
-					     -1)
-			    : -EMFILE;
-		if (r == -EMFILE && min > SBX_VFD_LO) {
+		r = -EMFILE;
+		for (long n = min > SBX_VFD_LO ? min : SBX_VFD_LO;
+		     n < SBX_VFD_HI; n++) {
 			char p[64];
+			struct stat st;
 
-			r = -EMFILE;
-			for (long n = min; n < SBX_VFD_HI; n++) {
-				struct stat st;
-
-				snprintf(p, sizeof(p), "/proc/%d/fd/%ld",
-					 c->tid, n);
-				if (lstat(p, &st) < 0) {
-					r = sbx_vfile_send(c, v->mnt, v->f,
-							   v->path, cloexec,
-							   (int)n);
-					break;
-				}
+			snprintf(p, sizeof(p), "/proc/%d/fd/%ld", c->tid, n);
+			if (lstat(p, &st) < 0) {
+				r = dup_in_window(c, v, (int)n, cloexec);
+				break;
 			}
-			if (r == -EMFILE)
-				vfs_file_put(v->f);
 		}
 		break;
 	}
@@ -387,8 +369,6 @@ long sbx_sys_fcntl(struct sbx_call *c)
 		r = getfl(v->f);
 		break;
 	case F_SETFL:
-		if (((int)a[2] & O_DIRECT) && 0)
-			r = -EINVAL;
 		__atomic_store_n(&v->f->flags,
 				 (v->f->flags & ~settable) |
 					 ((int)a[2] & settable),
@@ -408,9 +388,6 @@ long sbx_sys_fcntl(struct sbx_call *c)
 	sbx_vfile_put(c->sb, v);
 	return r;
 }
-
-long sbx_xattr_get(struct sbx_call *c, struct sbx_mount *mt,
-		   struct vfs_inode *ino, bool list);
 
 long sbx_sys_fgetxattr(struct sbx_call *c)
 {

@@ -313,9 +313,7 @@ long sbx_sys_stat(struct sbx_call *c, int dirfd, uint64_t addr,
 	if (path_arg(c, addr, path))
 		return SBX_CONTINUE;
 	err = sbx_resolve(c, dirfd, path,
-			  ((flags & AT_SYMLINK_NOFOLLOW) ? 0 : SBX_FOLLOW) |
-				  ((flags & AT_EMPTY_PATH) ? SBX_EMPTY_PATH : 0),
-			  &t);
+			  sbx_at_flags(flags), &t);
 	if (err)
 		return err;
 	if (t.where == SBX_NATIVE) {
@@ -376,9 +374,7 @@ long sbx_sys_statx(struct sbx_call *c)
 	if (path_arg(c, a[1], path))
 		return SBX_CONTINUE;
 	err = sbx_resolve(c, (int)a[0], path,
-			  ((flags & AT_SYMLINK_NOFOLLOW) ? 0 : SBX_FOLLOW) |
-				  ((flags & AT_EMPTY_PATH) ? SBX_EMPTY_PATH : 0),
-			  &t);
+			  sbx_at_flags(flags), &t);
 	if (err)
 		return err;
 	if (t.where == SBX_NATIVE) {
@@ -415,9 +411,7 @@ long sbx_sys_access(struct sbx_call *c, int dirfd, uint64_t addr, int mode,
 	if (path_arg(c, addr, path))
 		return SBX_CONTINUE;
 	err = sbx_resolve(c, dirfd, path,
-			  ((flags & AT_SYMLINK_NOFOLLOW) ? 0 : SBX_FOLLOW) |
-				  ((flags & AT_EMPTY_PATH) ? SBX_EMPTY_PATH : 0),
-			  &t);
+			  sbx_at_flags(flags), &t);
 	if (err)
 		return err;
 	if (t.where == SBX_NATIVE) {
@@ -698,7 +692,6 @@ long sbx_enter_dir(struct sbx_call *c, struct sbx_mount *mt,
 	pthread_mutex_lock(&mt->fs->m->lock);
 	vfs_inode_get(ino);
 	pthread_mutex_unlock(&mt->fs->m->lock);
-	__atomic_add_fetch(&c->sb->n_vcwd, 0, __ATOMIC_RELAXED);
 	return sbx_cwd_set(c, cwd);
 }
 
@@ -766,9 +759,7 @@ long sbx_sys_execve(struct sbx_call *c, int dirfd, uint64_t addr, int flags)
 	if (path_arg(c, addr, path))
 		return SBX_CONTINUE;
 	err = sbx_resolve(c, dirfd, path,
-			  ((flags & AT_SYMLINK_NOFOLLOW) ? 0 : SBX_FOLLOW) |
-				  ((flags & AT_EMPTY_PATH) ? SBX_EMPTY_PATH : 0),
-			  &t);
+			  sbx_at_flags(flags), &t);
 	if (err)
 		return err;
 	if (t.where == SBX_NATIVE)

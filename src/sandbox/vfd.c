@@ -77,10 +77,8 @@ struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd)
 	if (fd < SBX_VFD_LO || fd >= SBX_VFD_HI || !sb->memfd_dev)
 		return NULL;
 	snprintf(p, sizeof(p), "/proc/%d/fd/%d", c->tid, fd);
-	if (stat(p, &st) < 0 || st.st_dev != sb->memfd_dev) {
-		if (sb->opts.debug) fprintf(stderr, "vfile_of %s: dev %lx vs %lx\n", p, (long)st.st_dev, (long)sb->memfd_dev);
+	if (stat(p, &st) < 0 || st.st_dev != sb->memfd_dev)
 		return NULL;
-	}
 	pthread_mutex_lock(&sb->lock);
 	for (struct sbx_vfile *v = sb->vfiles; v; v = v->next)
 		if (v->ph_ino == st.st_ino) {
@@ -89,7 +87,6 @@ struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd)
 			break;
 		}
 	pthread_mutex_unlock(&sb->lock);
-	if (!found && sb->opts.debug) fprintf(stderr, "vfile_of %s: ino %lu not found\n", p, (long)st.st_ino);
 	return found;
 }
 
@@ -243,7 +240,6 @@ void *sbx_inotify_thread(void *arg)
 			struct sbx_vfile *v = NULL;
 
 			p += sizeof(*e) + e->len;
-			if (sb->opts.debug) fprintf(stderr, "inotify wd %d mask %x\n", e->wd, e->mask);
 			if (!(e->mask & (IN_CLOSE_NOWRITE | IN_CLOSE_WRITE)))
 				continue;
 			pthread_mutex_lock(&sb->lock);
