@@ -21,7 +21,8 @@ LDLIBS  += -lseccomp
 FUSE3_CFLAGS := $(shell pkg-config fuse3 --cflags 2>/dev/null)
 FUSE3_LIBS   := $(shell pkg-config fuse3 --libs 2>/dev/null)
 EXAMPLES_DIR ?= /usr/share/doc/libfuse3-dev/examples
-TEST_SERVERS := hello hello_ll passthrough passthrough_ll passthrough_fh
+TEST_SERVERS := hello hello_ll passthrough passthrough_ll passthrough_fh \
+                notify_inval_entry notify_inval_inode invalidate_path
 
 LIB_SRC  := $(wildcard src/fuse/*.c src/vfs/*.c src/lib/*.c src/sandbox/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -42,7 +43,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
 
 $(BUILD)/libfusebox.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libfusebox.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)

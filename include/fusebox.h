@@ -15,8 +15,8 @@
  *  - All calls are thread safe. A call blocks only while its own requests
  *    are with the server; a server that never answers one request blocks
  *    only the caller of that request.
- *  - This version is read-only: calls that would change the filesystem
- *    return -EROFS.
+ *  - Calls that change the filesystem send their request and wait for
+ *    the server's answer; what they return is what the server said.
  */
 #ifndef FUSEBOX_H
 #define FUSEBOX_H
@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <fcntl.h>
+#include <time.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -51,6 +53,14 @@ struct fb_options {
 	uint32_t max_dentries;
 	/* Log every request and reply to stderr. */
 	int debug;
+	/* A read-only mount (as mount -o ro): every call that would change
+	 * the filesystem fails with -EROFS, after the errors Linux gives
+	 * first on a read-only mount (ENOENT, EEXIST, ...). */
+	int read_only;
+	/* The mount option default_permissions: fusebox checks the mode
+	 * bits, owners and the sticky bit itself, as Linux does, and never
+	 * sends ACCESS. Only the caller's uid and primary gid count. */
+	int default_permissions;
 };
 
 void fb_options_init(struct fb_options *opts);
@@ -130,19 +140,67 @@ ssize_t fb_llistxattr(struct fb_fs *fs, const char *path, char *list,
 		      size_t size);
 ssize_t fb_flistxattr(struct fb_fs *fs, int fd, char *list, size_t size);
 
-/* Calls that change the filesystem: -EROFS in this version. */
+/* Calls that change the filesystem, shaped as their system calls.
+ * flags of the *at() calls as there: AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH,
+ * AT_REMOVEDIR, AT_SYMLINK_FOLLOW. Data written is sent to the server
+ * before the call returns (no write cache in this version). */
 ssize_t fb_write(struct fb_fs *fs, int fd, const void *buf, size_t count);
 ssize_t fb_pwrite(struct fb_fs *fs, int fd, const void *buf, size_t count,
 		  off_t offset);
 int fb_mkdirat(struct fb_fs *fs, int dirfd, const char *path, mode_t mode);
+/* mode carries the type: S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK. */
+int fb_mknodat(struct fb_fs *fs, int dirfd, const char *path, mode_t mode,
+	       dev_t dev);
+int fb_symlinkat(struct fb_fs *fs, const char *target, int newdirfd,
+		 const char *linkpath);
+int fb_linkat(struct fb_fs *fs, int olddirfd, const char *oldpath,
+	      int newdirfd, const char *newpath, int flags);
 int fb_unlinkat(struct fb_fs *fs, int dirfd, const char *path, int flags);
 int fb_renameat(struct fb_fs *fs, int olddirfd, const char *oldpath,
 		int newdirfd, const char *newpath);
-int fb_symlinkat(struct fb_fs *fs, const char *target, int newdirfd,
-		 const char *linkpath);
+/* flags: RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT */
+int fb_renameat2(struct fb_fs *fs, int olddirfd, const char *oldpath,
+		 int newdirfd, const char *newpath, unsigned int flags);
 int fb_fchmodat(struct fb_fs *fs, int dirfd, const char *path, mode_t mode,
 		int flags);
+int fb_fchmod(struct fb_fs *fs, int fd, mode_t mode);
+/* uid or gid (uid_t)-1 leaves it unchanged. */
+int fb_fchownat(struct fb_fs *fs, int dirfd, const char *path, uid_t uid,
+		gid_t gid, int flags);
+int fb_fchown(struct fb_fs *fs, int fd, uid_t uid, gid_t gid);
+int fb_truncate(struct fb_fs *fs, const char *path, off_t length);
 int fb_ftruncate(struct fb_fs *fs, int fd, off_t length);
+/* times NULL: both now; UTIME_NOW and UTIME_OMIT as utimensat(2). */
+int fb_utimensat(struct fb_fs *fs, int dirfd, const char *path,
+		 const struct timespec times[2], int flags);
+int fb_futimens(struct fb_fs *fs, int fd, const struct timespec times[2]);
+/* flags: XATTR_CREATE, XATTR_REPLACE */
+int fb_setxattr(struct fb_fs *fs, const char *path, const char *name,
+		const void *value, size_t size, int flags);
+int fb_lsetxattr(struct fb_fs *fs, const char *path, const char *name,
+		 const void *value, size_t size, int flags);
+int fb_fsetxattr(struct fb_fs *fs, int fd, const char *name,
+		 const void *value, size_t size, int flags);
+int fb_removexattr(struct fb_fs *fs, const char *path, const char *name);
+int fb_lremovexattr(struct fb_fs *fs, const char *path, const char *name);
+int fb_fremovexattr(struct fb_fs *fs, int fd, const char *name);
+int fb_fsync(struct fb_fs *fs, int fd);
+int fb_fdatasync(struct fb_fs *fs, int fd);
+int fb_syncfs(struct fb_fs *fs, int fd);
+/* mode as fallocate(2): 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, ... */
+int fb_fallocate(struct fb_fs *fs, int fd, int mode, off_t offset,
+		 off_t len);
+/* As copy_file_range(2); off_in/off_out NULL use and advance the files'
+ * positions. Both descriptors must be of this fs. */
+ssize_t fb_copy_file_range(struct fb_fs *fs, int fd_in, off_t *off_in,
+			   int fd_out, off_t *off_out, size_t len,
+			   unsigned int flags);
+/* Record locks, as fcntl(2) with cmd F_GETLK, F_SETLK, F_SETLKW (owned
+ * by the fs handle: one process) or F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW
+ * (owned by the open file). */
+int fb_fcntl_lock(struct fb_fs *fs, int fd, int cmd, struct flock *lk);
+/* As flock(2): LOCK_SH, LOCK_EX, LOCK_UN, | LOCK_NB. */
+int fb_flock(struct fb_fs *fs, int fd, int op);
 
 #ifdef __cplusplus
 }

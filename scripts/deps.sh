@@ -7,7 +7,9 @@ pkgs=(build-essential pkg-config libfuse3-dev fuse3 squashfuse squashfs-tools
       # Real FUSE servers and tools for the fusebox run tests
       # (tests/blackbox/test_run.py, tests/blackbox/sshd.py).
       sshfs openssh-server openssh-client bindfs gocryptfs fuse-overlayfs
-      inotify-tools)
+      inotify-tools
+      # Tools that write, for tests/blackbox/test_run_write.py.
+      rsync git sqlite3 tar)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -249,6 +249,11 @@ void fuse_set_waiter(const struct fuse_waiter *w)
 	waiter = w;
 }
 
+bool fuse_caller_gone(void)
+{
+	return waiter && waiter->gone(waiter->ctx);
+}
+
 #define WAITER_POLL_NS (10 * 1000 * 1000)
 
 /* Wait, asking the waiter now and then whether its caller is gone. */
@@ -437,6 +442,55 @@ static const char *check_reply(struct fuse_req *req, long n)
 	return NULL;
 }
 
+void fuse_conn_set_notify(struct fuse_conn *c, fuse_notify_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&c->notify_lock);
+	c->notify = fn;
+	c->notify_ctx = ctx;
+	pthread_mutex_unlock(&c->notify_lock);
+}
+
+/* Notifications larger than this (a STORE of file data) are refused:
+ * without a page cache there is nothing to store into. */
+#define NOTIFY_MAX (64 * 1024)
+
+static void receive_notify(struct fuse_conn *c,
+			   const struct fuse_out_header *peek, long msg_len,
+			   fuse_recv_fn recv_into, void *ctx)
+{
+	struct fuse_out_header h;
+	struct iovec iov[2];
+	void *buf;
+	long n;
+
+	if (msg_len > (long)(sizeof(h) + NOTIFY_MAX) ||
+	    !(buf = malloc((size_t)msg_len))) {
+		discard(recv_into, ctx);
+		fuse_log_bad(c, "notification %d of %ld bytes dropped",
+			     peek->error, msg_len);
+		return;
+	}
+	iov[0].iov_base = &h;
+	iov[0].iov_len = sizeof(h);
+	iov[1].iov_base = buf;
+	iov[1].iov_len = (size_t)msg_len - sizeof(h);
+	n = recv_into(ctx, iov, 2);
+	if (n == msg_len && (long)h.len == n) {
+		if (c->params.debug)
+			fprintf(stderr, "fusebox: <- notification %d, %ld bytes\n",
+				h.error, n - (long)sizeof(h));
+		pthread_mutex_lock(&c->notify_lock);
+		if (c->notify)
+			c->notify(c->notify_ctx, h.error, buf,
+				  (size_t)n - sizeof(h));
+		pthread_mutex_unlock(&c->notify_lock);
+	} else if (n >= 0) {
+		fuse_log_bad(c, "notification %d: length %u, message %ld bytes",
+			     h.error, h.len, n);
+	}
+	free(buf);
+}
+
 void fuse_conn_receive(struct fuse_conn *c, const struct fuse_out_header *peek,
 		       long msg_len, fuse_recv_fn recv_into, void *ctx)
 {
@@ -455,12 +509,7 @@ void fuse_conn_receive(struct fuse_conn *c, const struct fuse_out_header *peek,
 		return;
 	}
 	if (peek->unique == 0) {
-		/* Notifications (INVAL_*, STORE, ...) arrive with the
-		 * read-write and cache work; until then they are dropped. */
-		discard(recv_into, ctx);
-		if (c->params.debug)
-			fprintf(stderr, "fusebox: notification %d ignored\n",
-				peek->error);
+		receive_notify(c, peek, msg_len, recv_into, ctx);
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -585,6 +634,7 @@ int fuse_conn_new(struct fuse_chan *chan, const struct fuse_conn_params *p,
 	if (!c)
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->notify_lock, NULL);
 	pthread_cond_init(&c->init_cv, NULL);
 	pthread_cond_init(&c->full_cv, NULL);
 	c->params = *p;
@@ -612,5 +662,6 @@ void fuse_conn_free(struct fuse_conn *c)
 	pthread_cond_destroy(&c->init_cv);
 	pthread_cond_destroy(&c->full_cv);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->notify_lock);
 	free(c);
 }

@@ -42,6 +42,7 @@ typedef void (*fuse_req_done_fn)(struct fuse_req *req);
 /* Who asked: copied into fuse_in_header as the kernel would. */
 struct fuse_caller {
 	uint32_t uid, gid, pid;
+	uint32_t umask;	/* sent with requests that create (DONT_MASK) */
 };
 
 struct fuse_req {
@@ -95,8 +96,19 @@ struct fuse_conn_limits {
 	uint32_t name_max;
 };
 
+/* A notification from the server (unique 0): code is FUSE_NOTIFY_*, msg
+ * the payload after the header. Runs on the transport's receiving thread:
+ * it must never wait for the server. */
+typedef void (*fuse_notify_fn)(void *ctx, int code, const void *msg,
+			       size_t len);
+
 struct fuse_conn {
 	pthread_mutex_t lock;
+	/* Guards notify/notify_ctx and is held while one runs, so that
+	 * clearing them waits for a running notification. */
+	pthread_mutex_t notify_lock;
+	fuse_notify_fn notify;
+	void *notify_ctx;
 	enum fuse_conn_state state;
 	char error_msg[256];
 	pthread_cond_t init_cv;
@@ -114,7 +126,9 @@ struct fuse_conn {
 
 	/* Ops the server answered ENOSYS to, as the kernel remembers them. */
 	bool no_open, no_opendir, no_access, no_flush, no_getxattr,
-	     no_listxattr, no_lseek, no_readdirplus;
+	     no_listxattr, no_lseek, no_readdirplus, no_create, no_tmpfile,
+	     no_rename2, no_setxattr, no_removexattr, no_fsync, no_fsyncdir,
+	     no_syncfs, no_fallocate, no_copy_file_range, no_bmap;
 
 	struct fuse_init_in init_in;
 	struct fuse_init_out init_out;
@@ -131,6 +145,9 @@ void fuse_conn_free(struct fuse_conn *c);
 void fuse_conn_abort(struct fuse_conn *c, int err, const char *why);
 const char *fuse_conn_error(struct fuse_conn *c);
 int fuse_conn_wait_init(struct fuse_conn *c);
+/* Route notifications to fn (NULL: drop them). Returns once no call of
+ * the previous fn is running. */
+void fuse_conn_set_notify(struct fuse_conn *c, fuse_notify_fn fn, void *ctx);
 /* True once INIT succeeded and the connection is still up. */
 bool fuse_conn_ready(struct fuse_conn *c);
 
@@ -154,6 +171,9 @@ struct fuse_waiter {
 	void *ctx;
 };
 void fuse_set_waiter(const struct fuse_waiter *w);
+/* Whether this thread's waiter says its caller is gone (false without
+ * one): for waits that are not requests, such as a blocking lock. */
+bool fuse_caller_gone(void);
 /* Send a heap request whose completion runs req->done (which frees it). */
 void fuse_send_async(struct fuse_conn *c, struct fuse_req *req);
 /* Send without waiting; then fuse_wait() once. For pipelined READs. */

@@ -23,17 +23,20 @@
 #define NAME_LOW_MAX 1024u
 #define OFFERED_READAHEAD (128u * 1024)
 
-/* Capabilities fusebox implements in this version. Others (locks,
- * writeback cache, splice, ioctl on directories, ...) come with the
- * features that use them and are not offered before. */
+/* Capabilities fusebox implements in this version. Others (writeback
+ * cache, splice, ioctl on directories, ...) come with the features that
+ * use them and are not offered before. */
 static const uint64_t offered_flags =
 	FUSE_ASYNC_READ | FUSE_EXPORT_SUPPORT | FUSE_BIG_WRITES |
 	FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
 	FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS |
 	FUSE_NO_OPEN_SUPPORT | FUSE_NO_OPENDIR_SUPPORT | FUSE_INIT_EXT |
-	/* The server applies the umask it is sent: nothing is created in
-	 * this version, and fuse-overlayfs refuses INIT without it. */
-	FUSE_DONT_MASK;
+	FUSE_ATOMIC_O_TRUNC | FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS |
+	/* The server applies the caller's umask, sent with each request
+	 * that creates (fuse-overlayfs refuses INIT without this). */
+	FUSE_DONT_MASK |
+	/* INVAL_ENTRY may only expire an entry (notify.c). */
+	FUSE_HAS_EXPIRE_ONLY;
 
 /* Linux caps max_background for servers without CAP_SYS_ADMIN at
  * RAM / 8 KiB / 392 (the size of one request), at most 65535. */
@@ -165,8 +168,9 @@ static void init_done(struct fuse_req *req)
 void fuse_init_start(struct fuse_conn *c)
 {
 	struct fuse_req *req = calloc(1, sizeof(*req));
-	struct fuse_caller me = { (uint32_t)getuid(), (uint32_t)getgid(),
-				  (uint32_t)getpid() };
+	struct fuse_caller me = { .uid = (uint32_t)getuid(),
+				  .gid = (uint32_t)getgid(),
+				  .pid = (uint32_t)getpid() };
 
 	if (!req) {
 		fuse_conn_abort(c, -ENOMEM, "out of memory starting INIT");

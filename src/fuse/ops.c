@@ -120,6 +120,8 @@ int fuse_op_open(struct fuse_conn *c, const struct fuse_caller *who,
 struct release_req {
 	struct fuse_req req;
 	struct fuse_release_in in;
+	void (*done)(void *);
+	void *ctx;
 };
 
 static void free_done(struct fuse_req *req)
@@ -127,21 +129,37 @@ static void free_done(struct fuse_req *req)
 	free(req);
 }
 
+static void release_done(struct fuse_req *req)
+{
+	struct release_req *r = (struct release_req *)req;
+
+	if (r->done)
+		r->done(r->ctx);
+	free(r);
+}
+
 void fuse_op_release(struct fuse_conn *c, uint64_t nodeid, bool dir,
-		     uint64_t fh, int flags, uint64_t lock_owner)
+		     uint64_t fh, int flags, uint64_t lock_owner,
+		     void (*done)(void *), void *ctx)
 {
 	struct release_req *r = calloc(1, sizeof(*r));
 
-	if (!r)
-		return; /* the server keeps an fh; nothing else is lost */
+	if (!r) {
+		/* The server keeps an fh; nothing else is lost. */
+		if (done)
+			done(ctx);
+		return;
+	}
 	fuse_req_init(&r->req, dir ? FUSE_RELEASEDIR : FUSE_RELEASE, nodeid,
 		      NULL);
 	r->in.fh = fh;
 	r->in.flags = (uint32_t)flags;
 	r->in.lock_owner = lock_owner;
+	r->done = done;
+	r->ctx = ctx;
 	fuse_req_in(&r->req, &r->in, sizeof(r->in));
 	r->req.background = true;
-	r->req.done = free_done;
+	r->req.done = release_done;
 	fuse_send_async(c, &r->req);
 }
 

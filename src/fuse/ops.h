@@ -26,8 +26,12 @@ ssize_t fuse_op_readlink(struct fuse_conn *c, const struct fuse_caller *who,
 int fuse_op_open(struct fuse_conn *c, const struct fuse_caller *who,
 		 uint64_t nodeid, bool dir, int flags,
 		 struct fuse_open_out *out);
+/* Asynchronous; done(ctx) (may be NULL) runs once the server answered
+ * or the connection is gone, so that the caller can keep the node alive
+ * until then: a FORGET must not overtake the RELEASE. */
 void fuse_op_release(struct fuse_conn *c, uint64_t nodeid, bool dir,
-		     uint64_t fh, int flags, uint64_t lock_owner);
+		     uint64_t fh, int flags, uint64_t lock_owner,
+		     void (*done)(void *), void *ctx);
 int fuse_op_flush(struct fuse_conn *c, const struct fuse_caller *who,
 		  uint64_t nodeid, uint64_t fh, uint64_t lock_owner);
 /* Pipelined READ: prepare, submit, then wait. */
@@ -65,6 +69,67 @@ void fuse_op_forget_batch(struct fuse_conn *c,
 			  const struct fuse_forget_one *v, size_t n);
 /* DESTROY; waits at most timeout_ms for the answer. */
 int fuse_op_destroy(struct fuse_conn *c, int timeout_ms);
+
+/* ops_modify.c. The ones that make a node return its entry with one
+ * lookup counted; a reply of the wrong type is -EIO (and forgotten). */
+int fuse_op_mknod(struct fuse_conn *c, const struct fuse_caller *who,
+		  uint64_t parent, const char *name, mode_t mode,
+		  uint32_t rdev, mode_t umask, struct fuse_entry_out *out);
+int fuse_op_mkdir(struct fuse_conn *c, const struct fuse_caller *who,
+		  uint64_t parent, const char *name, mode_t mode,
+		  mode_t umask, struct fuse_entry_out *out);
+int fuse_op_symlink(struct fuse_conn *c, const struct fuse_caller *who,
+		    uint64_t parent, const char *name, const char *target,
+		    struct fuse_entry_out *out);
+int fuse_op_link(struct fuse_conn *c, const struct fuse_caller *who,
+		 uint64_t nodeid, mode_t type, uint64_t newparent,
+		 const char *newname, struct fuse_entry_out *out);
+int fuse_op_unlink(struct fuse_conn *c, const struct fuse_caller *who,
+		   uint64_t parent, const char *name);
+int fuse_op_rmdir(struct fuse_conn *c, const struct fuse_caller *who,
+		  uint64_t parent, const char *name);
+/* flags 0: RENAME; else RENAME2 (-EINVAL where the server has none). */
+int fuse_op_rename(struct fuse_conn *c, const struct fuse_caller *who,
+		   uint64_t olddir, const char *oldname, uint64_t newdir,
+		   const char *newname, unsigned flags);
+/* opcode FUSE_CREATE or FUSE_TMPFILE; -ENOSYS (remembered) when the
+ * server has none. */
+int fuse_op_create(struct fuse_conn *c, const struct fuse_caller *who,
+		   uint32_t opcode, uint64_t parent, const char *name,
+		   int flags, mode_t mode, mode_t umask,
+		   struct fuse_entry_out *eo, struct fuse_open_out *oo);
+int fuse_op_setattr(struct fuse_conn *c, const struct fuse_caller *who,
+		    uint64_t nodeid, const struct fuse_setattr_in *in,
+		    struct fuse_attr_out *out);
+int fuse_op_setxattr(struct fuse_conn *c, const struct fuse_caller *who,
+		     uint64_t nodeid, const char *name, const void *value,
+		     size_t size, int flags);
+int fuse_op_removexattr(struct fuse_conn *c, const struct fuse_caller *who,
+			uint64_t nodeid, const char *name);
+/* Bytes the server took (never more than size). */
+ssize_t fuse_op_write(struct fuse_conn *c, const struct fuse_caller *who,
+		      uint64_t nodeid, uint64_t fh, uint64_t off,
+		      const void *buf, uint32_t size, int flags,
+		      uint64_t lock_owner, uint32_t write_flags);
+int fuse_op_fsync(struct fuse_conn *c, const struct fuse_caller *who,
+		  uint64_t nodeid, bool dir, uint64_t fh, bool datasync);
+int fuse_op_syncfs(struct fuse_conn *c, const struct fuse_caller *who);
+int fuse_op_fallocate(struct fuse_conn *c, const struct fuse_caller *who,
+		      uint64_t nodeid, uint64_t fh, int mode, uint64_t off,
+		      uint64_t len);
+/* -ENOSYS when the server has none: the caller copies by hand. */
+ssize_t fuse_op_copy_file_range(struct fuse_conn *c,
+				const struct fuse_caller *who,
+				uint64_t nodeid_in, uint64_t fh_in,
+				uint64_t off_in, uint64_t nodeid_out,
+				uint64_t fh_out, uint64_t off_out,
+				uint64_t len, uint64_t flags);
+/* GETLK (lk is replaced by the answer), SETLK, SETLKW. */
+int fuse_op_lock(struct fuse_conn *c, const struct fuse_caller *who,
+		 uint32_t opcode, uint64_t nodeid, uint64_t fh,
+		 uint64_t owner, bool flock, struct fuse_file_lock *lk);
+int fuse_op_bmap(struct fuse_conn *c, const struct fuse_caller *who,
+		 uint64_t nodeid, uint32_t blocksize, uint64_t *block);
 
 /* validate.c */
 bool fuse_attr_valid(const struct fuse_attr *a);

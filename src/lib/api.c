@@ -13,7 +13,7 @@
 #include "lib/fs.h"
 
 /* The inode a path is resolved from, referenced. */
-static int start_inode(struct fb_fs *fs, int dirfd, const char *path,
+int fb_start_inode(struct fb_fs *fs, int dirfd, const char *path,
 		       struct vfs_inode **out)
 {
 	struct vfs_file *f;
@@ -43,11 +43,11 @@ static int start_inode(struct fb_fs *fs, int dirfd, const char *path,
 	return 0;
 }
 
-static int resolve(struct fb_fs *fs, const struct fuse_caller *who, int dirfd,
-		   const char *path, int walk_flags, struct vfs_inode **out)
+int fb_resolve(struct fb_fs *fs, const struct fuse_caller *who, int dirfd,
+	       const char *path, int walk_flags, struct vfs_inode **out)
 {
 	struct vfs_inode *start;
-	int err = start_inode(fs, dirfd, path, &start);
+	int err = fb_start_inode(fs, dirfd, path, &start);
 
 	if (err)
 		return err;
@@ -56,33 +56,32 @@ static int resolve(struct fb_fs *fs, const struct fuse_caller *who, int dirfd,
 	return err;
 }
 
-/* For a call that would create path: ENOENT/ENOTDIR when its parent
- * cannot be reached, EEXIST when it exists, else EROFS. */
-static int create_errno(struct fb_fs *fs, int dirfd, const char *path)
+int fb_parent(struct fb_fs *fs, const struct fuse_caller *who, int dirfd,
+	      const char *path, struct vfs_inode **dir, struct vfs_last *last)
 {
-	struct fuse_caller who;
-	struct vfs_inode *ino;
-	char *copy, *parent;
-	int err;
+	struct vfs_inode *start;
+	int err = fb_start_inode(fs, dirfd, path, &start);
 
-	fb_caller(&who, 0);
-	err = resolve(fs, &who, dirfd, path, 0, &ino);
-	if (!err) {
-		vfs_inode_put(fs->m, ino);
-		return -EEXIST;
-	}
-	if (err != -ENOENT)
-		return err;
-	copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	parent = dirname(copy);
-	err = resolve(fs, &who, dirfd, parent, VFS_FOLLOW, &ino);
-	free(copy);
 	if (err)
 		return err;
-	err = S_ISDIR(ino->type) ? -EROFS : -ENOTDIR;
-	vfs_inode_put(fs->m, ino);
+	err = vfs_walk_parent(fs->m, who, start, path, dir, last);
+	vfs_inode_put(fs->m, start);
+	return err;
+}
+
+/* open(2) with O_CREAT: the last name may be made. */
+static int open_create(struct fb_fs *fs, struct fuse_caller *who, int dirfd,
+		       const char *path, int flags, mode_t mode,
+		       struct vfs_file **f)
+{
+	struct vfs_inode *start;
+	int err = fb_start_inode(fs, dirfd, path, &start);
+
+	if (err)
+		return err;
+	fb_caller_umask(who);
+	err = vfs_open_create(fs->m, who, start, path, flags, mode, f);
+	vfs_inode_put(fs->m, start);
 	return err;
 }
 
@@ -94,30 +93,34 @@ static int impl_fb_openat(struct fb_fs *fs, int dirfd, const char *path, int fla
 	struct vfs_file *f;
 	int walk = VFS_FOLLOW, err, fd;
 
-	(void)mode;
 	fb_caller(&who, 0);
-	if ((flags & O_NOFOLLOW) || (flags & (O_CREAT | O_EXCL)) ==
-					    (O_CREAT | O_EXCL))
-		walk = 0;
+	if ((flags & O_CREAT) && (flags & O_DIRECTORY))
+		return -EINVAL; /* as Linux since 6.4 */
 	if ((flags & O_TMPFILE) == O_TMPFILE) {
-		/* path names the directory the file would be made in. */
-		err = resolve(fs, &who, dirfd, path, VFS_FOLLOW, &ino);
+		/* path names the directory the file is made in. */
+		if ((flags & O_ACCMODE) == O_RDONLY)
+			return -EINVAL;
+		fb_caller_umask(&who);
+		err = fb_resolve(fs, &who, dirfd, path, VFS_FOLLOW, &ino);
 		if (err)
 			return err;
-		err = S_ISDIR(ino->type) ? -EROFS : -ENOTDIR;
+		err = vfs_tmpfile(fs->m, &who, ino, flags & ~O_DIRECTORY, mode,
+				  &f);
 		vfs_inode_put(fs->m, ino);
-		return err;
+	} else if (flags & O_CREAT) {
+		err = open_create(fs, &who, dirfd, path, flags, mode, &f);
+	} else {
+		if (flags & O_NOFOLLOW)
+			walk = 0;
+		err = fb_resolve(fs, &who, dirfd, path, walk, &ino);
+		if (err)
+			return err;
+		err = vfs_open_check(ino, flags);
+		if (!err)
+			err = vfs_open(fs->m, &who, ino, flags & ~O_NOCTTY,
+				       &f);
+		vfs_inode_put(fs->m, ino);
 	}
-	err = resolve(fs, &who, dirfd, path, walk, &ino);
-	if (err == -ENOENT && (flags & O_CREAT))
-		return create_errno(fs, dirfd, path);
-	if (err)
-		return err;
-	err = vfs_open_check(ino, flags);
-	if (!err)
-		err = vfs_open(fs->m, &who, ino,
-			       flags & ~(O_CREAT | O_EXCL | O_NOCTTY), &f);
-	vfs_inode_put(fs->m, ino);
 	if (err)
 		return err;
 	fd = fb_fd_install(fs, f);
@@ -231,7 +234,7 @@ static int impl_fb_fstatat(struct fb_fs *fs, int dirfd, const char *path, struct
 	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT))
 		return -EINVAL;
 	fb_caller(&who, 0);
-	err = resolve(fs, &who, dirfd, path,
+	err = fb_resolve(fs, &who, dirfd, path,
 		      ((flags & AT_SYMLINK_NOFOLLOW) ? 0 : VFS_FOLLOW) |
 			      ((flags & AT_EMPTY_PATH) ? VFS_EMPTY_PATH : 0),
 		      &ino);
@@ -263,7 +266,7 @@ static ssize_t impl_fb_readlinkat(struct fb_fs *fs, int dirfd, const char *path,
 	if ((ssize_t)size <= 0)
 		return -EINVAL;
 	fb_caller(&who, 0);
-	err = resolve(fs, &who, dirfd, path, VFS_EMPTY_PATH, &ino);
+	err = fb_resolve(fs, &who, dirfd, path, VFS_EMPTY_PATH, &ino);
 	if (err)
 		return err;
 	n = vfs_readlink(fs->m, &who, ino, buf, size);
@@ -278,7 +281,7 @@ static int impl_fb_statfs(struct fb_fs *fs, const char *path, struct statfs *sfs
 	int err;
 
 	fb_caller(&who, 0);
-	err = resolve(fs, &who, FB_AT_FDCWD, path, VFS_FOLLOW, &ino);
+	err = fb_resolve(fs, &who, FB_AT_FDCWD, path, VFS_FOLLOW, &ino);
 	if (err)
 		return err;
 	err = vfs_statfs(fs->m, &who, ino, sfs);
@@ -312,7 +315,7 @@ static int impl_fb_faccessat(struct fb_fs *fs, int dirfd, const char *path, int 
 	if (mode & ~(R_OK | W_OK | X_OK))
 		return -EINVAL;
 	fb_caller(&who, !(flags & AT_EACCESS));
-	err = resolve(fs, &who, dirfd, path,
+	err = fb_resolve(fs, &who, dirfd, path,
 		      ((flags & AT_SYMLINK_NOFOLLOW) ? 0 : VFS_FOLLOW) |
 			      ((flags & AT_EMPTY_PATH) ? VFS_EMPTY_PATH : 0),
 		      &ino);
@@ -332,7 +335,7 @@ static ssize_t xattr_at(struct fb_fs *fs, const char *path, int follow,
 	int err;
 
 	fb_caller(&who, 0);
-	err = resolve(fs, &who, FB_AT_FDCWD, path, follow ? VFS_FOLLOW : 0,
+	err = fb_resolve(fs, &who, FB_AT_FDCWD, path, follow ? VFS_FOLLOW : 0,
 		      &ino);
 	if (err)
 		return err;

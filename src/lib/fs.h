@@ -59,6 +59,18 @@ struct vfs_file *fb_fd_remove(struct fb_fs *fs, int fd);
  * real_ids, the real ones (access(2) without AT_EACCESS). */
 void fb_caller(struct fuse_caller *who, int real_ids);
 
+/* As fb_caller, plus the umask, for calls that create. */
+void fb_caller_umask(struct fuse_caller *who);
+
+/* api.c: where a path starts (referenced), where it leads, and the
+ * directory holding its last name. */
+int fb_start_inode(struct fb_fs *fs, int dirfd, const char *path,
+		   struct vfs_inode **out);
+int fb_resolve(struct fb_fs *fs, const struct fuse_caller *who, int dirfd,
+	       const char *path, int walk_flags, struct vfs_inode **out);
+int fb_parent(struct fb_fs *fs, const struct fuse_caller *who, int dirfd,
+	      const char *path, struct vfs_inode **dir, struct vfs_last *last);
+
 /* spawn.c */
 /* After DESTROY: ask the server to exit (SIGTERM), before the channel
  * closes, so that it ends cleanly. */

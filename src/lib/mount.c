@@ -2,6 +2,7 @@
  * mount.c - fb_mount and fb_unmount: a libfusebox handle's life.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
@@ -22,6 +23,21 @@ void fb_caller(struct fuse_caller *who, int real_ids)
 	who->uid = (uint32_t)(real_ids ? getuid() : (uid_t)setfsuid((uid_t)-1));
 	who->gid = (uint32_t)(real_ids ? getgid() : (gid_t)setfsgid((gid_t)-1));
 	who->pid = (uint32_t)getpid();
+}
+
+void fb_caller_umask(struct fuse_caller *who)
+{
+	char line[128];
+	FILE *f = fopen("/proc/thread-self/status", "r");
+	unsigned um = 022;
+
+	/* umask(2) cannot be read without being set; /proc says it. */
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &um) == 1)
+			break;
+	if (f)
+		fclose(f);
+	who->umask = um & 0777;
 }
 
 /* Both ends of the channel get buffers for the largest message: a reply
@@ -90,6 +106,8 @@ int fb_mount_chan(int chan_fd, const struct fb_options *opts,
 		fuse_conn_free(fs->conn);
 		goto fail;
 	}
+	fs->m->read_only = o.read_only != 0;
+	fs->m->default_permissions = o.default_permissions != 0;
 	*out = fs;
 	return 0;
 fail:

@@ -108,6 +108,56 @@ long sbx_dev_read(struct sbx_call *c)
 	return SBX_CONTINUE;
 }
 
+/* splice(pipe, NULL, devfd, NULL, len, flags): libfuse writes replies
+ * this way (it may whenever the protocol is 7.14 or newer). Into a
+ * SEQPACKET socket a splice goes as several packets, while /dev/fuse takes
+ * it as one message: so we do it, taking the pipe and the server's end
+ * from the caller (pidfd_getfd) and sending the bytes as one packet. */
+long sbx_dev_splice_write(struct sbx_call *c)
+{
+	const __u64 *a = c->n->data.args;
+	struct sbx_device *d = dev_of_fd(c, (int)a[2]);
+	size_t len = (size_t)a[4], got = 0;
+	int pidfd, in = -1, out = -1;
+	char *buf = NULL;
+	long r;
+
+	if (!d)
+		return SBX_CONTINUE;
+	if (__atomic_load_n(&d->dead, __ATOMIC_ACQUIRE))
+		return -ENODEV;
+	if (a[1] || a[3] || len > SBX_DEV_MSG_MAX)
+		return -EINVAL;
+	pidfd = (int)syscall(SYS_pidfd_open, c->tid, 0);
+	if (pidfd < 0)
+		pidfd = (int)syscall(SYS_pidfd_open, sbx_tgid(c), 0);
+	if (pidfd < 0)
+		return -errno;
+	in = (int)syscall(SYS_pidfd_getfd, pidfd, (int)a[0], 0);
+	out = (int)syscall(SYS_pidfd_getfd, pidfd, (int)a[2], 0);
+	close(pidfd);
+	r = in < 0 || out < 0 ? -errno : 0;
+	if (!r && !(buf = malloc(len ? len : 1)))
+		r = -ENOMEM;
+	while (!r && got < len) {
+		/* The server filled the pipe before splicing: it is there. */
+		ssize_t n = read(in, buf + got, len - got);
+
+		if (n <= 0)
+			r = n < 0 ? -errno : -EIO;
+		else
+			got += (size_t)n;
+	}
+	if (!r)
+		r = send(out, buf, len, MSG_NOSIGNAL) < 0 ? -errno : (long)len;
+	free(buf);
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return r;
+}
+
 long sbx_dev_ioctl(struct sbx_call *c)
 {
 	const __u64 *a = c->n->data.args;

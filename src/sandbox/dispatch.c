@@ -15,17 +15,17 @@ static bool dev_window(long fd)
 	return fd >= SBX_DEV_LO && fd < SBX_DEV_HI;
 }
 
+/* sendfile, splice and tee with a descriptor of ours on either side:
+ * EINVAL, and programs fall back to read and write. */
 static long sendfile_like(struct sbx_call *c)
 {
 	const __u64 *a = c->n->data.args;
-	int in = c->n->data.nr == __NR_sendfile ? (int)a[1] : (int)a[0];
-	struct sbx_vfile *v = sbx_vfile_of(c, in);
+	int nr = c->n->data.nr;
 
-	if (!v)
+	if (!sbx_vfile_is(c, (int)a[0]) &&
+	    !sbx_vfile_is(c, (int)a[nr == __NR_sendfile ? 1 : 2]))
 		return SBX_CONTINUE;
-	sbx_vfile_put(c->sb, v);
-	/* Programs fall back to read and write. */
-	return c->n->data.nr == __NR_copy_file_range ? -EXDEV : -EINVAL;
+	return -EINVAL;
 }
 
 long sbx_dispatch(struct sbx_call *c)
@@ -129,11 +129,19 @@ long sbx_dispatch(struct sbx_call *c)
 		r = sbx_sys_readv(c, true, true);
 		break;
 	case __NR_write:
+		r = sbx_sys_write(c, false, false, false);
+		break;
 	case __NR_pwrite64:
+		r = sbx_sys_write(c, true, false, false);
+		break;
 	case __NR_writev:
+		r = sbx_sys_write(c, false, true, false);
+		break;
 	case __NR_pwritev:
+		r = sbx_sys_write(c, true, true, false);
+		break;
 	case __NR_pwritev2:
-		r = sbx_sys_write(c);
+		r = sbx_sys_write(c, true, true, true);
 		break;
 	case __NR_lseek:
 		r = sbx_sys_lseek(c);
@@ -180,22 +188,30 @@ long sbx_dispatch(struct sbx_call *c)
 			r = sbx_dev_read(c);
 			break;
 		}
+		if (dev_window((long)a[2])) {
+			r = sbx_dev_splice_write(c);
+			break;
+		}
 		r = sendfile_like(c);
 		break;
 	case __NR_sendfile:
-	case __NR_copy_file_range:
 	case __NR_tee:
 		r = sendfile_like(c);
 		break;
-	case __NR_fsync:
-	case __NR_fdatasync:
-	case __NR_syncfs:
+	case __NR_copy_file_range:
+		r = sbx_sys_copy_file_range(c);
+		break;
 	case __NR_ftruncate:
-	case __NR_fallocate:
 	case __NR_fchmod:
 	case __NR_fchown:
 	case __NR_fsetxattr:
 	case __NR_fremovexattr:
+		r = sbx_sys_fchange(c);
+		break;
+	case __NR_fsync:
+	case __NR_fdatasync:
+	case __NR_syncfs:
+	case __NR_fallocate:
 	case __NR_fadvise64:
 	case __NR_readahead:
 	case __NR_flock:

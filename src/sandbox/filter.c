@@ -75,6 +75,9 @@ int sbx_filter_install(void)
 	struct scmp_arg_cmp in_vfd[] = {
 		SCMP_A0(SCMP_CMP_MASKED_EQ, SBX_VFD_MASK, SBX_VFD_VAL)
 	};
+	struct scmp_arg_cmp low_fd[] = {
+		SCMP_A0(SCMP_CMP_LT, SBX_LOW_HI)
+	};
 	struct scmp_arg_cmp in_dev[] = {
 		SCMP_A0(SCMP_CMP_MASKED_EQ, SBX_DEV_MASK, SBX_DEV_VAL)
 	};
@@ -83,6 +86,13 @@ int sbx_filter_install(void)
 	};
 	struct scmp_arg_cmp sendfile_vfd[] = {
 		SCMP_A1(SCMP_CMP_MASKED_EQ, SBX_VFD_MASK, SBX_VFD_VAL)
+	};
+	/* The descriptor written to: copy_file_range and splice. */
+	struct scmp_arg_cmp out2_vfd[] = {
+		SCMP_A2(SCMP_CMP_MASKED_EQ, SBX_VFD_MASK, SBX_VFD_VAL)
+	};
+	struct scmp_arg_cmp out2_dev[] = {
+		SCMP_A2(SCMP_CMP_MASKED_EQ, SBX_DEV_MASK, SBX_DEV_VAL)
 	};
 	struct scmp_arg_cmp clone_ioctl[] = {
 		SCMP_A1(SCMP_CMP_EQ, SBX_FUSE_DEV_IOC_CLONE)
@@ -94,14 +104,23 @@ int sbx_filter_install(void)
 		return -ENOMEM;
 	for (size_t i = 0; !r && i < sizeof(path_calls) / sizeof(int); i++)
 		r = add(ctx, path_calls[i], 0, NULL);
-	for (size_t i = 0; !r && i < sizeof(fd_calls) / sizeof(int); i++)
+	for (size_t i = 0; !r && i < sizeof(fd_calls) / sizeof(int); i++) {
 		r = add(ctx, fd_calls[i], 1, in_vfd);
+		if (!r)
+			r = add(ctx, fd_calls[i], 1, low_fd);
+	}
 	for (size_t i = 0; !r && i < sizeof(dev_calls) / sizeof(int); i++)
 		r = add(ctx, dev_calls[i], 1, in_dev);
 	if (!r)
 		r = add(ctx, SCMP_SYS(mmap), 1, mmap_vfd);
 	if (!r)
 		r = add(ctx, SCMP_SYS(sendfile), 1, sendfile_vfd);
+	if (!r)
+		r = add(ctx, SCMP_SYS(copy_file_range), 1, out2_vfd);
+	if (!r)
+		r = add(ctx, SCMP_SYS(splice), 1, out2_vfd);
+	if (!r)
+		r = add(ctx, SCMP_SYS(splice), 1, out2_dev);
 	if (!r)
 		r = add(ctx, SCMP_SYS(ioctl), 1, clone_ioctl);
 	if (!r)

@@ -206,6 +206,8 @@ long sbx_sys_mount(struct sbx_call *c)
 	fb_options_init(&fo);
 	fo.max_read = o.max_read ? o.max_read : sb->opts.max_read;
 	fo.debug = sb->opts.debug;
+	fo.read_only = (a[3] & MS_RDONLY) != 0;
+	fo.default_permissions = o.default_permissions;
 	err = !mt->path || chan < 0 ? -ENOMEM
 				    : fb_mount_chan(chan, &fo, 0, &mt->fs);
 	if (err) {

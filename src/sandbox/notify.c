@@ -112,6 +112,14 @@ static bool fd_free(pid_t tid, int fd)
 	       errno == ENOENT;
 }
 
+int sbx_low_free_fd(struct sbx_call *c, int min)
+{
+	for (int n = min < 0 ? 0 : min; n < SBX_LOW_HI; n++)
+		if (fd_free(c->tid, n))
+			return n;
+	return -1;
+}
+
 long sbx_send_fd_at(struct sbx_call *c, int fd, int newfd, bool cloexec)
 {
 	struct seccomp_notif_addfd a = {
@@ -158,5 +166,23 @@ const struct fuse_caller *sbx_who(struct sbx_call *c)
 	}
 	c->who.pid = (uint32_t)c->tid;
 	c->who_known = true;
+	return &c->who;
+}
+
+const struct fuse_caller *sbx_who_umask(struct sbx_call *c)
+{
+	char p[48], line[128];
+	unsigned um = 022;
+	FILE *f;
+
+	sbx_who(c);
+	snprintf(p, sizeof(p), "/proc/%d/status", c->tid);
+	f = fopen(p, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &um) == 1)
+			break;
+	if (f)
+		fclose(f);
+	c->who.umask = um & 0777;
 	return &c->who;
 }

@@ -221,3 +221,11 @@ void *sbx_reaper_thread(void *arg)
 	}
 	return NULL;
 }
+
+pid_t sbx_tgid(struct sbx_call *c)
+{
+	pid_t tgid = c->tid, ppid;
+
+	ids_of(c->tid, &tgid, &ppid);
+	return tgid;
+}

@@ -165,6 +165,7 @@ static int walk_virtual(struct sbx_call *c, struct sbx_mount *mt,
 	err = may_use(c, mt);
 	if (err)
 		goto put;
+	sbx_vfile_settle(c->sb);
 	if (flags & SBX_FOLLOW)
 		vflags |= VFS_FOLLOW;
 	vflags |= VFS_EMPTY_PATH;
@@ -342,7 +343,8 @@ static struct sbx_vfile *proc_fd_vfile(struct sbx_call *c, const char *p,
 	if (strncmp(end, "/fd/", 4))
 		return NULL;
 	fd = strtol(end + 4, &end, 10);
-	if (fd < SBX_VFD_LO || fd >= SBX_VFD_HI || (*end && *end != '/'))
+	if ((fd < SBX_VFD_LO && fd >= SBX_LOW_HI) || fd < 0 ||
+	    fd >= SBX_VFD_HI || (*end && *end != '/'))
 		return NULL;
 	other.tid = (pid_t)pid;
 	*rest = end;

@@ -39,6 +39,10 @@
  * RLIMIT_NOFILE (ADDFD cannot go above it). */
 #define SBX_VFD_LO 768
 #define SBX_VFD_HI 1024
+/* Descriptors below this are trapped too, for the fd calls: shells
+ * redirect into 0-9 (`cmd > file` is dup2(ours, 1)), and a file on a
+ * mount that lands there keeps working. */
+#define SBX_LOW_HI 10
 #define SBX_VFD_MASK 0xffffff00u
 #define SBX_VFD_VAL 0x300u
 /* Emulated /dev/fuse descriptors go to [736, 768): reads on them are
@@ -92,6 +96,10 @@ struct sbx_vfile {
 	bool materialized;	/* the memfd holds the file's data */
 	unsigned refs;		/* the table's, and users' */
 	struct fuse_caller who;	/* the opener: FLUSH at the last close */
+	/* Processes that took POSIX locks through it (sb->lock). */
+#define SBX_LOCK_OWNERS 8
+	uint64_t lock_owners[SBX_LOCK_OWNERS];
+	unsigned n_lock_owners;
 };
 
 struct sbx_proc {
@@ -129,6 +137,10 @@ struct sbx {
 	struct sbx_device *devices;
 	struct sbx_vfile *vfiles;
 	dev_t memfd_dev;	/* st_dev of placeholders (0: none made) */
+	/* Close events of placeholders: taken and handled (vfd.c). */
+	pthread_mutex_t ino_lock;
+	pthread_cond_t ino_cv;
+	uint64_t ino_taken, ino_done;
 	struct sbx_proc *procs;
 	unsigned n_vcwd;	/* processes with a cwd in a mount (hint) */
 	bool stopping;
@@ -167,9 +179,14 @@ int sbx_write_mem(struct sbx_call *c, uint64_t addr, const void *buf,
 /* Put fd into the target at a free number of the window and answer the
  * call with it. Returns SBX_SENT or a negative errno. */
 long sbx_send_fd(struct sbx_call *c, int fd, int lo, int hi, bool cloexec);
+/* The lowest free descriptor of the caller from min below SBX_LOW_HI,
+ * or -1. */
+int sbx_low_free_fd(struct sbx_call *c, int min);
 /* Put fd into the target at exactly newfd (dup2 semantics), answering. */
 long sbx_send_fd_at(struct sbx_call *c, int fd, int newfd, bool cloexec);
 const struct fuse_caller *sbx_who(struct sbx_call *c);
+/* sbx_who with the caller's umask, for calls that create. */
+const struct fuse_caller *sbx_who_umask(struct sbx_call *c);
 
 /* dispatch.c */
 long sbx_dispatch(struct sbx_call *c);
@@ -190,6 +207,9 @@ long sbx_dev_open(struct sbx_call *c, int flags);
 struct sbx_device *sbx_dev_by_ino(struct sbx *sb, ino_t ino);
 long sbx_dev_read(struct sbx_call *c);
 long sbx_dev_ioctl(struct sbx_call *c);
+/* The largest message a server may splice in: a reply of 256 pages. */
+#define SBX_DEV_MSG_MAX (256 * 4096 + 4096)
+long sbx_dev_splice_write(struct sbx_call *c);
 void sbx_dev_shutdown(struct sbx *sb, struct sbx_device *d);
 
 /* resolve.c: where a path a sandboxed process names lands. */
@@ -217,6 +237,11 @@ void sbx_target_put(struct sbx *sb, struct sbx_target *t);
 
 /* vfd.c */
 struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd);
+/* The POSIX lock owner for the caller's process, remembered by v so
+ * that its locks go at v's last close. */
+uint64_t sbx_lock_owner(struct sbx_call *c, struct sbx_vfile *v);
+/* Whether fd is one of our descriptors. */
+bool sbx_vfile_is(struct sbx_call *c, int fd);
 void sbx_vfile_put(struct sbx *sb, struct sbx_vfile *v);
 /* Hand the target a new descriptor on f (reference passed in). */
 long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
@@ -229,6 +254,10 @@ int sbx_vfile_materialize(struct sbx_call *c, struct sbx_vfile *v);
  * descriptor that leaves the window (dup2 to 0 for `cmd < file`). */
 int sbx_vfile_copy(struct sbx_call *c, struct sbx_vfile *v);
 void *sbx_inotify_thread(void *arg);
+/* Drain with wait, when placeholders exist: before a call that reaches a
+ * mount, so that a program's close(2) is seen by the server first. */
+void sbx_vfile_settle(struct sbx *sb);
+void sbx_vfile_drain(struct sbx *sb, bool wait);
 
 /* procs.c */
 /* The cwd of the caller when it lies in a mount, referenced; NULL. */
@@ -237,6 +266,7 @@ void sbx_cwd_put(struct sbx *sb, struct sbx_cwd *cwd);
 /* Set (cwd != NULL, reference passed in) or clear the caller's cwd. */
 int sbx_cwd_set(struct sbx_call *c, struct sbx_cwd *cwd);
 void *sbx_reaper_thread(void *arg);
+pid_t sbx_tgid(struct sbx_call *c);
 
 /* sys_path.c, sys_fd.c: handlers. */
 long sbx_sys_open(struct sbx_call *c, int dirfd, uint64_t path, int flags);
@@ -254,8 +284,10 @@ long sbx_sys_listxattr(struct sbx_call *c, bool follow);
 long sbx_sys_chdir(struct sbx_call *c);
 long sbx_sys_getcwd(struct sbx_call *c);
 long sbx_sys_execve(struct sbx_call *c, int dirfd, uint64_t path, int flags);
-/* Calls that would change a mount: EROFS and the errors before it. */
+/* sys_modify.c: path calls that change a mount, and their descriptor
+ * forms (fchmod, fchown, ftruncate, fsetxattr, fremovexattr). */
 long sbx_sys_modify(struct sbx_call *c);
+long sbx_sys_fchange(struct sbx_call *c);
 
 /* Served the same way for a path and for a descriptor. */
 long sbx_statfs_of(struct sbx_call *c, struct sbx_mount *mt,
@@ -268,7 +300,9 @@ long sbx_enter_dir(struct sbx_call *c, struct sbx_mount *mt,
 long sbx_sys_read(struct sbx_call *c);
 long sbx_sys_pread(struct sbx_call *c);
 long sbx_sys_readv(struct sbx_call *c, bool positional, bool v2);
-long sbx_sys_write(struct sbx_call *c);
+/* write, pwrite64, writev, pwritev, pwritev2 */
+long sbx_sys_write(struct sbx_call *c, bool positional, bool vec, bool v2);
+long sbx_sys_copy_file_range(struct sbx_call *c);
 long sbx_sys_lseek(struct sbx_call *c);
 long sbx_sys_fstat(struct sbx_call *c);
 long sbx_sys_fstatfs(struct sbx_call *c);

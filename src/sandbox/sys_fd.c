@@ -21,6 +21,8 @@
 /* One trapped read moves at most this much; read(2) may return less
  * than asked, and programs loop. */
 #define READ_MAX (8 * 1024 * 1024)
+/* And a trapped write at most this (a short write beyond it). */
+#define WRITE_MAX (64 * 1024 * 1024)
 
 #define WITH_VFILE(c, v)                                             \
 	struct sbx_vfile *v = sbx_vfile_of(c, (int)(c)->n->data.args[0]); \
@@ -145,12 +147,118 @@ long sbx_sys_readv(struct sbx_call *c, bool positional, bool v2)
 	return n;
 }
 
-long sbx_sys_write(struct sbx_call *c)
+/* Gather count bytes from the caller's iovecs and write them at off
+ * (-1: the file position). What is returned is what the server took. */
+static long write_from(struct sbx_call *c, struct sbx_vfile *v,
+		       const struct iovec *riov, int n_iov, size_t count,
+		       off_t off)
 {
+	struct iovec local;
+	char *buf;
+	ssize_t n;
+
+	if ((v->f->flags & O_PATH) || (v->f->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if (count > WRITE_MAX)
+		count = WRITE_MAX; /* a short write; programs loop */
+	if (!count)
+		return 0;
+	buf = malloc(count);
+	if (!buf)
+		return -ENOMEM;
+	local = (struct iovec){ buf, count };
+	n = process_vm_readv(c->tid, &local, 1, riov, (unsigned long)n_iov, 0);
+	if (n <= 0) {
+		free(buf);
+		return -EFAULT;
+	}
+	count = (size_t)n; /* as Linux: up to the first bad address */
+	if (off < 0)
+		n = vfs_write(v->f, sbx_who(c), buf, count);
+	else if (v->f->open_flags & (FOPEN_NONSEEKABLE | FOPEN_STREAM))
+		n = -ESPIPE;
+	else
+		n = vfs_pwrite(v->f, sbx_who(c), buf, count, off);
+	free(buf);
+	return n;
+}
+
+long sbx_sys_write(struct sbx_call *c, bool positional, bool vec, bool v2)
+{
+	const __u64 *a = c->n->data.args;
+	struct iovec one = { (void *)(uintptr_t)a[1], (size_t)a[2] };
+	struct iovec *iov = &one;
+	int n_iov = 1;
+	size_t total = (size_t)a[2];
+	off_t off = -1;
+	long n;
 	WITH_VFILE(c, v);
-	/* Every descriptor on a mount is open read-only in this version. */
+
+	if (positional) {
+		off = (off_t)a[vec ? 3 : 3];
+		if (v2 && off == -1)
+			positional = false;
+		else if (off < 0) {
+			sbx_vfile_put(c->sb, v);
+			return -EINVAL;
+		}
+	}
+	if (vec) {
+		n_iov = (int)a[2];
+		if (n_iov < 0 || n_iov > IOV_MAX) {
+			sbx_vfile_put(c->sb, v);
+			return -EINVAL;
+		}
+		iov = calloc((size_t)n_iov + 1, sizeof(*iov));
+		if (!iov || sbx_read_mem(c, a[1], iov,
+					 (size_t)n_iov * sizeof(*iov))) {
+			free(iov);
+			sbx_vfile_put(c->sb, v);
+			return iov ? -EFAULT : -ENOMEM;
+		}
+		total = 0;
+		for (int i = 0; i < n_iov; i++)
+			total += iov[i].iov_len;
+	}
+	n = write_from(c, v, iov, n_iov, total, positional ? off : -1);
+	if (iov != &one)
+		free(iov);
 	sbx_vfile_put(c->sb, v);
-	return -EBADF;
+	return n;
+}
+
+long sbx_sys_copy_file_range(struct sbx_call *c)
+{
+	const __u64 *a = c->n->data.args;
+	struct sbx_vfile *in = sbx_vfile_of(c, (int)a[0]);
+	struct sbx_vfile *out = sbx_vfile_of(c, (int)a[2]);
+	off_t oi, oo;
+	long n;
+
+	if (!in && !out)
+		return SBX_CONTINUE;
+	if (!in || !out || in->mnt != out->mnt) {
+		/* Across filesystems: programs copy by hand. */
+		n = -EXDEV;
+		goto out;
+	}
+	if ((a[1] && sbx_read_mem(c, a[1], &oi, sizeof(oi))) ||
+	    (a[3] && sbx_read_mem(c, a[3], &oo, sizeof(oo)))) {
+		n = -EFAULT;
+		goto out;
+	}
+	n = vfs_copy_file_range(in->f, a[1] ? &oi : NULL, out->f,
+				a[3] ? &oo : NULL, (size_t)a[4],
+				(unsigned)a[5], sbx_who(c));
+	if (n > 0 && ((a[1] && sbx_write_mem(c, a[1], &oi, sizeof(oi))) ||
+		      (a[3] && sbx_write_mem(c, a[3], &oo, sizeof(oo)))))
+		n = -EFAULT;
+out:
+	if (in)
+		sbx_vfile_put(c->sb, in);
+	if (out)
+		sbx_vfile_put(c->sb, out);
+	return n;
 }
 
 long sbx_sys_lseek(struct sbx_call *c)
@@ -261,14 +369,23 @@ static long dup_in_window(struct sbx_call *c, struct sbx_vfile *v, int newfd,
 	return sbx_vfile_send(c, v->mnt, v->f, v->path, cloexec, newfd);
 }
 
-/* A descriptor leaving the window (dup2(fd, 0) for `cmd < file`): it
- * gets a copy of the file in a memfd, at the same offset. */
+/* A descriptor leaving the window. Below SBX_LOW_HI (dup2(fd, 1) for
+ * `cmd > file`) the fd calls are still trapped: it gets a placeholder
+ * like one of the window. Elsewhere a file open for reading gets a copy
+ * of its data in a memfd, at the same offset (`cmd < file` where the
+ * shell uses a high number); one open for writing gets a placeholder,
+ * on which writes fail with EBADF rather than go astray. */
 static long dup_out(struct sbx_call *c, struct sbx_vfile *v, int newfd,
 		    bool cloexec)
 {
 	long r;
 	int fd;
 
+	if ((newfd >= 0 && newfd < SBX_LOW_HI) ||
+	    (v->f->flags & O_ACCMODE) != O_RDONLY) {
+		vfs_file_get(v->f);
+		return sbx_vfile_send(c, v->mnt, v->f, v->path, cloexec, newfd);
+	}
 	if (!S_ISREG(v->f->inode->type) || (v->f->flags & O_PATH))
 		return -EXDEV; /* see docs/sandbox.md */
 	fd = sbx_vfile_copy(c, v);
@@ -316,12 +433,45 @@ long sbx_sys_dup(struct sbx_call *c, int newfd, int flags, bool dup2)
 		sbx_vfile_put(c->sb, v);
 		return -EBADF;
 	}
+	if (newfd < 0) {
+		/* dup(2) gives the lowest free number, and programs count
+		 * on it (close(1); dup(fd)): below SBX_LOW_HI it is still
+		 * trapped, so it can be given; above, the window's. */
+		newfd = sbx_low_free_fd(c, 0);
+	}
 	if (newfd < 0 || in_window(newfd))
 		r = dup_in_window(c, v, newfd, (flags & O_CLOEXEC) != 0);
 	else
 		r = dup_out(c, v, newfd, (flags & O_CLOEXEC) != 0);
 	sbx_vfile_put(c->sb, v);
 	return r;
+}
+
+/* fcntl record locks. A process's POSIX locks are owned by its thread
+ * group; OFD locks by the open file. */
+static long record_lock(struct sbx_call *c, struct sbx_vfile *v, int cmd,
+			uint64_t addr)
+{
+	bool ofd = cmd == F_OFD_GETLK || cmd == F_OFD_SETLK ||
+		   cmd == F_OFD_SETLKW;
+	int vcmd = cmd == F_GETLK || cmd == F_OFD_GETLK	   ? F_GETLK
+		   : cmd == F_SETLKW || cmd == F_OFD_SETLKW ? F_SETLKW
+							    : F_SETLK;
+	struct flock fl;
+	uint64_t owner;
+	long r;
+
+	if (sbx_read_mem(c, addr, &fl, sizeof(fl)))
+		return -EFAULT;
+	if (ofd && fl.l_pid != 0)
+		return -EINVAL;
+	owner = ofd ? (uint64_t)(uintptr_t)v->f : sbx_lock_owner(c, v);
+	r = vfs_lock(v->f, sbx_who(c), vcmd, owner, &fl);
+	if (r || vcmd != F_GETLK)
+		return r;
+	if (fl.l_type != F_UNLCK && (ofd || fl.l_pid == 0))
+		fl.l_pid = -1;
+	return sbx_write_mem(c, addr, &fl, sizeof(fl));
 }
 
 /* F_GETFL as Linux shows it for a file opened with these flags. */
@@ -349,6 +499,14 @@ long sbx_sys_fcntl(struct sbx_call *c)
 		if (min < 0 || min >= SBX_VFD_HI) {
 			r = min < 0 ? -EINVAL : dup_out(c, v, -1, cloexec);
 			break;
+		}
+		if (min < SBX_LOW_HI) {
+			int n = sbx_low_free_fd(c, (int)min);
+
+			if (n >= 0) {
+				r = dup_in_window(c, v, n, cloexec);
+				break;
+			}
 		}
 		/* The first free number of the window at or above min. */
 		r = -EMFILE;
@@ -379,10 +537,16 @@ long sbx_sys_fcntl(struct sbx_call *c)
 	case F_GET_SEALS:
 		r = -EINVAL; /* not a memfd, whatever the placeholder is */
 		break;
+	case F_GETLK:
+	case F_SETLK:
+	case F_SETLKW:
+	case F_OFD_GETLK:
+	case F_OFD_SETLK:
+	case F_OFD_SETLKW:
+		r = record_lock(c, v, (int)a[1], a[2]);
+		break;
 	default:
-		/* F_GETFD/F_SETFD are the descriptor's own; locks are
-		 * kept by the kernel on the placeholder until the
-		 * read-write work brings FUSE locks. */
+		/* F_GETFD/F_SETFD are the descriptor's own. */
 		r = SBX_CONTINUE;
 	}
 	sbx_vfile_put(c->sb, v);
@@ -458,32 +622,22 @@ long sbx_sys_fd_other(struct sbx_call *c)
 		break;
 	case __NR_fsync:
 	case __NR_fdatasync:
+		r = vfs_fsync(v->f, sbx_who(c),
+			      c->n->data.nr == __NR_fdatasync);
+		break;
 	case __NR_syncfs:
-		r = 0; /* nothing is ever dirty on a read-only mount */
+		r = vfs_syncfs(v->mnt->fs->m, sbx_who(c));
 		break;
-	case __NR_ftruncate:
 	case __NR_fallocate:
-		r = c->n->data.nr == __NR_ftruncate ? -EINVAL : -EBADF;
-		break;
-	case __NR_fchmod:
-	case __NR_fchown:
-	case __NR_fsetxattr:
-	case __NR_fremovexattr:
-		r = -EROFS;
+		r = vfs_fallocate(v->f, sbx_who(c), (int)a[1], (off_t)a[2],
+				  (off_t)a[3]);
 		break;
 	case __NR_fadvise64:
 	case __NR_readahead:
 		r = 0;
 		break;
 	case __NR_flock:
-		r = SBX_CONTINUE;
-		break;
-	case __NR_splice:
-	case __NR_tee:
-	case __NR_sendfile:
-	case __NR_copy_file_range:
-		/* Programs fall back to read and write. */
-		r = c->n->data.nr == __NR_copy_file_range ? -EXDEV : -EINVAL;
+		r = vfs_flock(v->f, sbx_who(c), (int)a[1]);
 		break;
 	}
 	sbx_vfile_put(c->sb, v);

@@ -36,23 +36,53 @@ static long path_arg(struct sbx_call *c, uint64_t addr, char *buf)
 	return sbx_read_str(c, addr, buf, PATH_MAX) < 0 ? SBX_CONTINUE : 0;
 }
 
-/* ENOENT in a mount for a call that would create: EROFS if the parent is
- * a directory there, else the error reaching it gives. */
-static long create_errno(struct sbx_call *c, int dirfd, const char *path)
+/* open(2) with O_CREAT of a name that is not there (or is a dangling
+ * symlink): made in the directory that holds it when that is in a mount;
+ * EROFS there on a read-only mount. SBX_CONTINUE when the directory is
+ * native. */
+static long open_create(struct sbx_call *c, int dirfd, const char *path,
+			int flags, mode_t mode, struct vfs_file **f,
+			struct sbx_target *where)
 {
-	char copy[PATH_MAX];
-	struct sbx_target t;
+	char copy[PATH_MAX], *slash;
+	const char *last = path, *parent = ".";
 	long err;
 
 	snprintf(copy, sizeof(copy), "%s", path);
-	err = sbx_resolve(c, dirfd, dirname(copy), SBX_FOLLOW, &t);
+	/* The last name keeps a trailing slash (EISDIR from the VFS). */
+	for (size_t n = strlen(copy); n > 1 && copy[n - 1] == '/'; n--)
+		copy[n - 1] = '\0';
+	slash = strrchr(copy, '/');
+	if (slash) {
+		last = path + (slash - copy) + 1;
+		*slash = '\0';
+		parent = copy[0] ? copy : "/";
+	}
+	err = sbx_resolve(c, dirfd, parent, SBX_FOLLOW, where);
 	if (err)
 		return err;
-	if (t.where != SBX_VIRTUAL)
-		return -ENOENT;
-	err = S_ISDIR(t.ino->type) ? -EROFS : -ENOTDIR;
-	sbx_target_put(c->sb, &t);
-	return err;
+	if (where->where == SBX_NATIVE)
+		return where->rewrite ? -EXDEV : SBX_CONTINUE;
+	if (!S_ISDIR(where->ino->type))
+		err = -ENOTDIR;
+	else
+		err = vfs_open_create(where->mnt->fs->m, sbx_who_umask(c),
+				      where->ino, last,
+				      flags & ~(O_NOCTTY | O_CLOEXEC), mode, f);
+	if (err) {
+		sbx_target_put(c->sb, where);
+		return err;
+	}
+	/* The new file's path, for /proc/PID/fd/N (cut if too long). */
+	{
+		size_t n = strlen(where->path);
+
+		if (n > 1 && n + 1 < sizeof(where->path))
+			where->path[n++] = '/';
+		snprintf(where->path + n, sizeof(where->path) - n, "%.*s",
+			 (int)(sizeof(where->path) - n - 1), last);
+	}
+	return 0;
 }
 
 /* /proc/PID/mountinfo, /proc/PID/mounts and their aliases. */
@@ -252,24 +282,50 @@ long sbx_sys_open(struct sbx_call *c, int dirfd, uint64_t addr, int flags)
 	if ((flags & O_TMPFILE) == O_TMPFILE)
 		rflags = SBX_FOLLOW;
 	err = sbx_resolve(c, dirfd, path, rflags, &t);
-	if (err == -ENOENT && (flags & O_CREAT))
-		return create_errno(c, dirfd, path);
+	if (err == -ENOENT && (flags & O_CREAT) &&
+	    (flags & O_TMPFILE) != O_TMPFILE) {
+		if ((flags & O_DIRECTORY))
+			return -EINVAL; /* as Linux since 6.4 */
+		err = open_create(c, dirfd, path, flags, mode, &f, &t);
+		if (err)
+			return err;
+		goto send;
+	}
 	if (err)
 		return err;
 	if (t.where == SBX_NATIVE)
 		return t.rewrite ? open_native(c, t.path, flags, mode)
 				 : SBX_CONTINUE;
-	if ((flags & O_TMPFILE) == O_TMPFILE)
-		err = S_ISDIR(t.ino->type) ? -EROFS : -ENOTDIR;
+	if ((flags & O_TMPFILE) == O_TMPFILE) {
+		if ((flags & O_ACCMODE) == O_RDONLY)
+			err = -EINVAL;
+		else if (!S_ISDIR(t.ino->type))
+			err = -ENOTDIR;
+		else
+			err = vfs_tmpfile(t.mnt->fs->m, sbx_who_umask(c), t.ino,
+					  flags & ~(O_TMPFILE | O_NOCTTY |
+						    O_CLOEXEC),
+					  mode, &f);
+		goto opened;
+	}
+	if ((flags & O_CREAT) && (flags & O_DIRECTORY))
+		err = -EINVAL; /* as Linux since 6.4 */
 	else
 		err = vfs_open_check(t.ino, flags);
+	if (!err && S_ISDIR(t.ino->type) && (flags & O_CREAT))
+		err = -EISDIR;
 	if (!err)
 		err = vfs_open(t.mnt->fs->m, sbx_who(c), t.ino,
 			       flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC),
 			       &f);
-	if (!err)
-		err = sbx_vfile_send(c, t.mnt, f, t.path,
-				     (flags & O_CLOEXEC) != 0, -1);
+opened:
+	if (err) {
+		sbx_target_put(c->sb, &t);
+		return err;
+	}
+send:
+	err = sbx_vfile_send(c, t.mnt, f, t.path, (flags & O_CLOEXEC) != 0,
+			     -1);
 	sbx_target_put(c->sb, &t);
 	return err;
 }
@@ -532,7 +588,7 @@ out:
 /* statfs flags of a mount, as Linux reports them. */
 static void statfs_flags(const struct sbx_mount *mt, struct statfs *s)
 {
-	s->f_flags = SBX_ST_VALID | ST_RDONLY;
+	s->f_flags |= SBX_ST_VALID; /* ST_RDONLY from the VFS */
 	if (mt->flags & MS_NOSUID)
 		s->f_flags |= ST_NOSUID;
 	if (mt->flags & MS_NODEV)

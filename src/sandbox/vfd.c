@@ -16,12 +16,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
@@ -34,6 +37,10 @@ static void vfile_free(struct sbx *sb, struct sbx_vfile *v)
 
 	if (v->f) {
 		vfs_file_flush(v->f, &v->who);
+		/* POSIX locks taken through it go with its last close
+		 * (an approximation: see docs/sandbox.md). */
+		for (unsigned i = 0; i < v->n_lock_owners; i++)
+			vfs_locks_release(v->f, v->lock_owners[i]);
 		vfs_file_put(v->f);
 	}
 	if (v->wd >= 0)
@@ -64,6 +71,8 @@ static bool vfile_unlink(struct sbx *sb, struct sbx_vfile *v)
 			break;
 		}
 	pthread_mutex_unlock(&sb->lock);
+	if (found)
+		sbx_vfile_settle(sb);
 	return found;
 }
 
@@ -74,7 +83,8 @@ struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd)
 	struct stat st;
 	char p[64];
 
-	if (fd < SBX_VFD_LO || fd >= SBX_VFD_HI || !sb->memfd_dev)
+	if ((fd < SBX_VFD_LO && (fd < 0 || fd >= SBX_LOW_HI)) ||
+	    fd >= SBX_VFD_HI || !sb->memfd_dev)
 		return NULL;
 	snprintf(p, sizeof(p), "/proc/%d/fd/%d", c->tid, fd);
 	if (stat(p, &st) < 0 || st.st_dev != sb->memfd_dev)
@@ -102,6 +112,25 @@ long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
 	int ph = -1;
 	long r;
 
+	if (f->native_fd >= 0) {
+		/* A FIFO: the process gets the local pipe itself, at the
+		 * lowest free number as open(2) gives. */
+		struct seccomp_notif_addfd a = {
+			.id = c->n->id, .srcfd = (uint32_t)f->native_fd,
+			.newfd_flags = cloexec ? O_CLOEXEC : 0 };
+
+		free(v);
+		if (at_fd >= 0) {
+			r = sbx_send_fd_at(c, f->native_fd, at_fd, cloexec);
+		} else {
+			a.flags = SECCOMP_ADDFD_FLAG_SEND;
+			r = ioctl(sb->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0
+				    ? -errno
+				    : SBX_SENT;
+		}
+		vfs_file_put(f);
+		return r;
+	}
 	if (!v) {
 		vfs_file_put(f);
 		return -ENOMEM;
@@ -224,20 +253,26 @@ int sbx_vfile_copy(struct sbx_call *c, struct sbx_vfile *v)
 	return fd;
 }
 
-void *sbx_inotify_thread(void *arg)
+#define DRAIN_WAIT_NS (1000 * 1000 * 1000LL)
+
+/* Take the close events queued so far and end their vfiles (FLUSH,
+ * RELEASE). With wait, return only once every event taken so far, by
+ * anyone, has been handled (at most a second: a hung server's FLUSH must
+ * not stall everything): a program's close(2) is then seen by the server
+ * before the program's next call, as with Linux's synchronous RELEASE
+ * queueing. */
+void sbx_vfile_drain(struct sbx *sb, bool wait)
 {
-	struct sbx *sb = arg;
-	char buf[64 * 1024]
+	char buf[16 * 1024]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
+	struct sbx_vfile *gone = NULL;
+	uint64_t target, count = 0;
+	ssize_t n;
 
-	for (;;) {
-		ssize_t n = read(sb->inotify, buf, sizeof(buf));
-
-		if (n <= 0)
-			break;
+	pthread_mutex_lock(&sb->ino_lock);
+	while ((n = read(sb->inotify, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *e = (struct inotify_event *)p;
-			struct sbx_vfile *v = NULL;
 
 			p += sizeof(*e) + e->len;
 			if (!(e->mask & (IN_CLOSE_NOWRITE | IN_CLOSE_WRITE)))
@@ -246,14 +281,89 @@ void *sbx_inotify_thread(void *arg)
 			for (struct sbx_vfile **pp = &sb->vfiles; *pp;
 			     pp = &(*pp)->next)
 				if ((*pp)->wd == e->wd) {
-					v = *pp;
+					struct sbx_vfile *v = *pp;
+
 					*pp = v->next;
+					v->next = gone;
+					gone = v;
+					count++;
 					break;
 				}
 			pthread_mutex_unlock(&sb->lock);
-			if (v)
-				sbx_vfile_put(sb, v);
 		}
 	}
+	sb->ino_taken += count;
+	target = sb->ino_taken;
+	pthread_mutex_unlock(&sb->ino_lock);
+
+	while (gone) {
+		struct sbx_vfile *v = gone;
+
+		gone = v->next;
+		sbx_vfile_put(sb, v);
+	}
+	pthread_mutex_lock(&sb->ino_lock);
+	sb->ino_done += count;
+	if (count)
+		pthread_cond_broadcast(&sb->ino_cv);
+	if (wait) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += DRAIN_WAIT_NS / 1000000000LL;
+		while (sb->ino_done < target &&
+		       pthread_cond_timedwait(&sb->ino_cv, &sb->ino_lock,
+					      &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&sb->ino_lock);
+}
+
+/* Only calls that reach a mount wait: a server's own calls (its FLUSH
+ * handler's close(dup(fd)), say) must never wait for the release that
+ * the server itself is answering. */
+void sbx_vfile_settle(struct sbx *sb)
+{
+	if (__atomic_load_n(&sb->vfiles, __ATOMIC_RELAXED))
+		sbx_vfile_drain(sb, true);
+}
+
+void *sbx_inotify_thread(void *arg)
+{
+	struct sbx *sb = arg;
+	struct pollfd p = { .fd = sb->inotify, .events = POLLIN };
+
+	for (;;) {
+		int r = poll(&p, 1, -1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || (p.revents & (POLLERR | POLLHUP | POLLNVAL)))
+			break;
+		sbx_vfile_drain(sb, false);
+	}
 	return NULL;
+}
+
+bool sbx_vfile_is(struct sbx_call *c, int fd)
+{
+	struct sbx_vfile *v = sbx_vfile_of(c, fd);
+
+	if (v)
+		sbx_vfile_put(c->sb, v);
+	return v != NULL;
+}
+
+uint64_t sbx_lock_owner(struct sbx_call *c, struct sbx_vfile *v)
+{
+	uint64_t owner = ((uint64_t)sbx_tgid(c) << 1) | 1; /* never a pointer */
+	bool known = false;
+
+	pthread_mutex_lock(&c->sb->lock);
+	for (unsigned i = 0; i < v->n_lock_owners; i++)
+		known |= v->lock_owners[i] == owner;
+	if (!known && v->n_lock_owners < SBX_LOCK_OWNERS)
+		v->lock_owners[v->n_lock_owners++] = owner;
+	pthread_mutex_unlock(&c->sb->lock);
+	return owner;
 }

@@ -1,9 +1,10 @@
 /*
- * attr.c - statfs, access and extended attributes of an inode.
+ * attr.c - statfs, syncfs, access and extended attributes of an inode.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "vfs/vfs.h"
@@ -29,28 +30,9 @@ int vfs_statfs(struct vfs_mount *m, const struct fuse_caller *who,
 	out->f_files = k.files;
 	out->f_ffree = k.ffree;
 	out->f_namelen = k.namelen;
-	/* Writes are refused in this version: say so. */
-	out->f_flags = ST_RDONLY;
+	/* Mount flags (ST_RDONLY, ...) are the caller's to add. */
+	out->f_flags = m->read_only ? ST_RDONLY : 0;
 	return 0;
-}
-
-/* Linux's generic_permission on the cached mode bits (root may read and
- * write anything, and execute what has any x bit). */
-static int mode_permission(const struct fuse_caller *who,
-			   const struct fuse_attr *a, int mode)
-{
-	unsigned bits = a->mode;
-
-	if (who->uid == 0) {
-		if ((mode & X_OK) && !(bits & 0111))
-			return -EACCES;
-		return 0;
-	}
-	if (who->uid == a->uid)
-		bits >>= 6;
-	else if (who->gid == a->gid)
-		bits >>= 3;
-	return (mode & ~(int)(bits & 7)) ? -EACCES : 0;
 }
 
 int vfs_access(struct vfs_mount *m, const struct fuse_caller *who,
@@ -61,9 +43,8 @@ int vfs_access(struct vfs_mount *m, const struct fuse_caller *who,
 
 	if (mode & ~(R_OK | W_OK | X_OK))
 		return -EINVAL;
-	/* As on a read-only mount. */
-	if ((mode & W_OK) && (S_ISREG(ino->type) || S_ISDIR(ino->type) ||
-			      S_ISLNK(ino->type)))
+	if ((mode & W_OK) && m->read_only &&
+	    (S_ISREG(ino->type) || S_ISDIR(ino->type) || S_ISLNK(ino->type)))
 		return -EROFS;
 	if (S_ISLNK(ino->type)) {
 		/* Linux's FUSE symlinks have no permission hook: the mode
@@ -74,22 +55,41 @@ int vfs_access(struct vfs_mount *m, const struct fuse_caller *who,
 		pthread_mutex_lock(&m->lock);
 		a = ino->attr;
 		pthread_mutex_unlock(&m->lock);
-		return mode_permission(who, &a, mode);
+		return vfs_mode_permission(who, &a, mode);
 	}
+	if (m->default_permissions)
+		return vfs_permission(m, who, ino, mode);
 	/* Without default_permissions the server decides; Linux asks it
 	 * even for F_OK (mask 0). */
 	return fuse_op_access(m->conn, who, ino->nodeid, mode);
+}
+
+/* Linux's xattr_permission: trusted.* is root's (invisible to others);
+ * user.* belongs to regular files and directories only; then read or
+ * write permission on the node (under default_permissions). */
+static int xattr_permission(struct vfs_mount *m,
+			    const struct fuse_caller *who,
+			    struct vfs_inode *ino, const char *name,
+			    bool write)
+{
+	if (!strncmp(name, "trusted.", 8) && who->uid != 0)
+		return write ? -EPERM : -ENODATA;
+	if (!strncmp(name, "user.", 5)) {
+		if (!S_ISREG(ino->type) && !S_ISDIR(ino->type))
+			return write ? -EPERM : -ENODATA;
+		return vfs_permission(m, who, ino, write ? W_OK : R_OK);
+	}
+	return 0;
 }
 
 ssize_t vfs_getxattr(struct vfs_mount *m, const struct fuse_caller *who,
 		     struct vfs_inode *ino, const char *name, void *buf,
 		     size_t size)
 {
-	/* user.* exists only on regular files and directories (Linux's
-	 * xattr_permission). */
-	if (!strncmp(name, "user.", 5) && !S_ISREG(ino->type) &&
-	    !S_ISDIR(ino->type))
-		return -ENODATA;
+	int err = xattr_permission(m, who, ino, name, false);
+
+	if (err)
+		return err;
 	return fuse_op_getxattr(m->conn, who, ino->nodeid, name, buf, size);
 }
 
@@ -97,4 +97,42 @@ ssize_t vfs_listxattr(struct vfs_mount *m, const struct fuse_caller *who,
 		      struct vfs_inode *ino, char *buf, size_t size)
 {
 	return fuse_op_listxattr(m->conn, who, ino->nodeid, buf, size);
+}
+
+
+int vfs_setxattr(struct vfs_mount *m, const struct fuse_caller *who,
+		 struct vfs_inode *ino, const char *name, const void *value,
+		 size_t size, int flags)
+{
+	int err;
+
+	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
+		return -EINVAL;
+	if (m->read_only)
+		return -EROFS;
+	err = xattr_permission(m, who, ino, name, true);
+	if (!err)
+		err = fuse_op_setxattr(m->conn, who, ino->nodeid, name, value,
+				       size, flags);
+	if (!err)
+		vfs_attr_expire(m, ino); /* ctime */
+	return err;
+}
+
+int vfs_removexattr(struct vfs_mount *m, const struct fuse_caller *who,
+		    struct vfs_inode *ino, const char *name)
+{
+	int err = m->read_only ? -EROFS
+			       : xattr_permission(m, who, ino, name, true);
+
+	if (!err)
+		err = fuse_op_removexattr(m->conn, who, ino->nodeid, name);
+	if (!err)
+		vfs_attr_expire(m, ino);
+	return err;
+}
+
+int vfs_syncfs(struct vfs_mount *m, const struct fuse_caller *who)
+{
+	return fuse_op_syncfs(m->conn, who);
 }

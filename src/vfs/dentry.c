@@ -160,6 +160,28 @@ void vfs_dentry_drop(struct vfs_mount *m, struct vfs_inode *dir,
 		dfree(m, p);
 }
 
+int vfs_dentry_peek(struct vfs_mount *m, struct vfs_inode *dir,
+		    const char *name, size_t namelen, struct vfs_inode **ino)
+{
+	struct vfs_dentry **p =
+		dslot(m, dir, name, namelen, dhash(dir, name, namelen));
+
+	if (!p)
+		return 0;
+	*ino = (*p)->inode;
+	return 1;
+}
+
+void vfs_dentry_expire(struct vfs_mount *m, struct vfs_inode *dir,
+		       const char *name, size_t namelen)
+{
+	struct vfs_dentry **p =
+		dslot(m, dir, name, namelen, dhash(dir, name, namelen));
+
+	if (p)
+		(*p)->expiry = 0;
+}
+
 void vfs_dentry_evict(struct vfs_mount *m)
 {
 	while (m->n_dentries > m->max_dentries) {

@@ -1,7 +1,7 @@
 /*
- * file.c - open file descriptions: OPEN/RELEASE, FLUSH on close, READ
- * split into requests of at most min(max_read, max_pages pages), and
- * lseek including SEEK_DATA/SEEK_HOLE.
+ * file.c - open file descriptions: OPEN/RELEASE (with O_TRUNC), FLUSH on
+ * close, READ split into requests of at most min(max_read, max_pages
+ * pages), and lseek including SEEK_DATA/SEEK_HOLE.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,36 +26,22 @@ int vfs_open_check(const struct vfs_inode *ino, int flags)
 	if ((flags & O_DIRECTORY) && !S_ISDIR(ino->type))
 		return -ENOTDIR;
 	if (S_ISDIR(ino->type) && !(flags & O_PATH) &&
-	    (acc != O_RDONLY || (flags & O_CREAT)))
+	    (acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC))))
 		return -EISDIR;
-	if (!(flags & O_PATH) && S_ISREG(ino->type) &&
-	    (acc != O_RDONLY || (flags & O_TRUNC)))
-		return -EROFS; /* this version is read-only */
 	return 0;
 }
 
-int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
-	     struct vfs_inode *ino, int flags, struct vfs_file **out)
+int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,
+		 bool has_fh, const struct fuse_open_out *oo,
+		 struct vfs_file **out)
 {
-	struct fuse_open_out oo = { 0 };
-	struct vfs_file *f;
-	bool dir = S_ISDIR(ino->type);
-	int r = 1;
+	struct vfs_file *f = calloc(1, sizeof(*f));
 
-	if (!(flags & O_PATH)) {
-		/* Device nodes, fifos and sockets on a FUSE mount are
-		 * served by the local kernel, never by the server. */
-		if (!dir && !S_ISREG(ino->type))
-			return -ENXIO;
-		r = fuse_op_open(m->conn, who, ino->nodeid, dir, flags, &oo);
-		if (r < 0)
-			return r;
-	}
-	f = calloc(1, sizeof(*f));
 	if (!f) {
-		if (r == 0)
-			fuse_op_release(m->conn, ino->nodeid, dir, oo.fh, flags,
-					0);
+		if (has_fh)
+			fuse_op_release(m->conn, ino->nodeid,
+					S_ISDIR(ino->type), oo->fh, flags, 0,
+					NULL, NULL);
 		return -ENOMEM;
 	}
 	f->m = m;
@@ -63,19 +49,93 @@ int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 	pthread_mutex_lock(&m->lock);
 	vfs_inode_get(ino);
 	pthread_mutex_unlock(&m->lock);
-	f->flags = flags;
-	f->has_fh = r == 0;
-	f->fh = oo.fh;
-	f->open_flags = oo.open_flags;
+	f->flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+	f->has_fh = has_fh;
+	f->fh = has_fh ? oo->fh : 0;
+	f->open_flags = has_fh ? oo->open_flags : 0;
 	f->refs = 1;
+	f->native_fd = -1;
 	pthread_mutex_init(&f->pos_lock, NULL);
 	*out = f;
 	return 0;
 }
 
+/* O_TRUNC where the server does not take it in OPEN: SETATTR of the
+ * size with the new handle, as Linux's handle_truncate. */
+static int open_truncate(struct vfs_mount *m, const struct fuse_caller *who,
+			 struct vfs_file *f)
+{
+	struct fuse_setattr_in in = { .valid = FATTR_SIZE, .size = 0 };
+
+	return vfs_setattr(m, who, f->inode, f, &in);
+}
+
+int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
+	     struct vfs_inode *ino, int flags, struct vfs_file **out)
+{
+	struct fuse_open_out oo = { 0 };
+	bool dir = S_ISDIR(ino->type);
+	bool trunc = (flags & O_TRUNC) && S_ISREG(ino->type) &&
+		     !(flags & O_PATH);
+	bool atomic = m->conn->lim.flags & FUSE_ATOMIC_O_TRUNC;
+	int r = 1, err;
+
+	if (m->read_only && !(flags & O_PATH) && S_ISREG(ino->type) &&
+	    ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+		return -EROFS;
+	err = vfs_may_open(m, who, ino, flags);
+	if (err)
+		return err;
+	if (!(flags & O_PATH)) {
+		/* Device nodes, FIFOs and sockets on a FUSE mount are
+		 * served by the local kernel, never by the server. */
+		if (S_ISFIFO(ino->type))
+			return vfs_fifo_open(m, ino, flags, out);
+		if (!dir && !S_ISREG(ino->type))
+			return -ENXIO;
+		r = fuse_op_open(m->conn, who, ino->nodeid, dir,
+				 trunc && atomic ? flags : flags & ~O_TRUNC,
+				 &oo);
+		if (r < 0)
+			return r;
+	}
+	err = vfs_file_new(m, ino, flags, r == 0, &oo, out);
+	if (err || !trunc)
+		return err;
+	if (atomic) {
+		/* The server truncated: the size we hold is stale. */
+		pthread_mutex_lock(&m->lock);
+		ino->attr.size = 0;
+		ino->attr_expiry = 0;
+		pthread_mutex_unlock(&m->lock);
+		return 0;
+	}
+	err = open_truncate(m, who, *out);
+	if (err) {
+		vfs_file_put(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
 void vfs_file_get(struct vfs_file *f)
 {
 	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+}
+
+/* RELEASE answered (or the connection is gone). This may run inside the
+ * transport's send path, so a FORGET it causes is only queued: the next
+ * vfs_unlock() sends it. */
+static void released(void *ctx)
+{
+	struct vfs_inode *ino = ctx;
+	struct vfs_mount *m = ino->mount;
+
+	pthread_mutex_lock(&m->lock);
+	vfs_inode_put_locked(m, ino);
+	if (--m->releases == 0)
+		pthread_cond_broadcast(&m->lock_cv);
+	pthread_mutex_unlock(&m->lock);
 }
 
 void vfs_file_put(struct vfs_file *f)
@@ -84,11 +144,22 @@ void vfs_file_put(struct vfs_file *f)
 
 	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
 		return;
-	if (f->has_fh)
+	/* OFD and flock locks belong to the open file and end with it. */
+	vfs_locks_release(f, (uint64_t)(uintptr_t)f);
+	if (f->has_fh) {
+		/* The inode (and its lookup) lives until the server has
+		 * answered RELEASE: the FORGET must not overtake it. */
+		pthread_mutex_lock(&m->lock);
+		m->releases++;
+		pthread_mutex_unlock(&m->lock);
 		fuse_op_release(m->conn, f->inode->nodeid,
 				S_ISDIR(f->inode->type), f->fh, f->flags,
-				m->lock_owner);
-	vfs_inode_put(m, f->inode);
+				m->lock_owner, released, f->inode);
+	} else {
+		vfs_inode_put(m, f->inode);
+	}
+	if (f->native_fd >= 0)
+		close(f->native_fd);
 	pthread_mutex_destroy(&f->pos_lock);
 	free(f->dbuf);
 	free(f);
@@ -96,6 +167,8 @@ void vfs_file_put(struct vfs_file *f)
 
 int vfs_file_flush(struct vfs_file *f, const struct fuse_caller *who)
 {
+	/* close(2) drops the closer's record locks on the file. */
+	vfs_locks_release(f, f->m->lock_owner);
 	if ((f->flags & O_PATH) || !S_ISREG(f->inode->type) ||
 	    (f->open_flags & FOPEN_NOFLUSH))
 		return 0;
@@ -193,6 +266,8 @@ ssize_t vfs_pread(struct vfs_file *f, const struct fuse_caller *who,
 		return -EISDIR;
 	if ((f->flags & O_ACCMODE) == O_WRONLY)
 		return -EBADF;
+	if (f->native_fd >= 0)
+		return -ESPIPE;
 	if (off < 0)
 		return -EINVAL;
 	if (count > MAX_RW_COUNT)
@@ -237,6 +312,11 @@ ssize_t vfs_read(struct vfs_file *f, const struct fuse_caller *who,
 {
 	ssize_t n;
 
+	if (f->native_fd >= 0 && !(f->flags & O_PATH) &&
+	    (f->flags & O_ACCMODE) != O_WRONLY) {
+		n = read(f->native_fd, buf, count);
+		return n < 0 ? -errno : n;
+	}
 	/* Held across the READs, as Linux holds f_pos_lock: only users
 	 * of this same open file wait on it. */
 	pthread_mutex_lock(&f->pos_lock);
@@ -269,7 +349,7 @@ off_t vfs_lseek(struct vfs_file *f, const struct fuse_caller *who, off_t off,
 	off_t np = 0;
 	int err = 0;
 
-	if (nonseekable(f))
+	if (nonseekable(f) || f->native_fd >= 0)
 		return -ESPIPE;
 	pthread_mutex_lock(&f->pos_lock);
 	switch (whence) {
@@ -281,10 +361,8 @@ off_t vfs_lseek(struct vfs_file *f, const struct fuse_caller *who, off_t off,
 			err = -EOVERFLOW;
 		break;
 	case SEEK_END:
-		if (S_ISDIR(f->inode->type)) {
-			err = -EINVAL;
-			break;
-		}
+		/* Directories too: Linux's FUSE directories seek as files,
+		 * from their size. */
 		err = vfs_getattr(f->m, who, f->inode, f, true, &st);
 		if (!err && __builtin_add_overflow(st.st_size, off, &np))
 			err = -EOVERFLOW;

@@ -103,6 +103,7 @@ void vfs_inode_put_locked(struct vfs_mount *m, struct vfs_inode *ino)
 		if (ino != m->root)
 			vfs_forget_queue(m, ino->nodeid, ino->nlookup);
 		free(ino->link);
+		vfs_locks_free(ino);
 		free(ino);
 		ino = parent; /* drop the child's reference on it */
 	}
@@ -155,6 +156,7 @@ struct vfs_inode *vfs_inode_install(struct vfs_mount *m,
 			vfs_forget_queue(m, e->nodeid, 1);
 			return NULL;
 		}
+		ino->mount = m;
 		ino->nodeid = e->nodeid;
 		ino->type = type;
 		ino->generation = e->generation;
@@ -210,7 +212,7 @@ int vfs_getattr(struct vfs_mount *m, const struct fuse_caller *who,
 		struct stat *st)
 {
 	struct fuse_attr_out ao;
-	uint64_t now = vfs_now();
+	uint64_t now = vfs_now(), gen;
 	int err;
 
 	pthread_mutex_lock(&m->lock);
@@ -220,6 +222,7 @@ int vfs_getattr(struct vfs_mount *m, const struct fuse_caller *who,
 		pthread_mutex_unlock(&m->lock);
 		return 0;
 	}
+	gen = ino->attr_gen;
 	pthread_mutex_unlock(&m->lock);
 
 	/* As Linux: GETATTR_FH only with a regular file's handle. */
@@ -237,8 +240,17 @@ int vfs_getattr(struct vfs_mount *m, const struct fuse_caller *who,
 		return -EIO;
 	}
 	vfs_attr_set(ino, &ao.attr, ao.attr_valid, ao.attr_valid_nsec, now);
+	/* The server invalidated them while this reply was on its way:
+	 * use them this once, cache them not. */
+	if (ino->attr_gen != gen)
+		ino->attr_expiry = 0;
 	if (st)
 		vfs_fill_stat(m, ino, st);
 	pthread_mutex_unlock(&m->lock);
 	return 0;
+}
+
+struct vfs_inode *vfs_inode_find(struct vfs_mount *m, uint64_t nodeid)
+{
+	return ifind(m, nodeid);
 }

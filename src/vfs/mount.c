@@ -47,6 +47,7 @@ int vfs_mount_new(struct fuse_conn *conn, size_t max_dentries,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->lock_cv, NULL);
 	m->conn = conn;
 	/* Anonymous devices have major 0, as Linux gives FUSE mounts. */
 	m->dev = makedev(0, 0x400 + __atomic_fetch_add(&next_minor, 1,
@@ -58,21 +59,29 @@ int vfs_mount_new(struct fuse_conn *conn, size_t max_dentries,
 	root->type = S_IFDIR;
 	root->refs = 1; /* the mount's own; never forgotten */
 	m->root = root;
+	root->mount = m;
+	fuse_conn_set_notify(conn, vfs_notify, m);
 	*out = m;
 	return 0;
 }
 
 void vfs_mount_free(struct vfs_mount *m)
 {
-	/* After DESTROY the server keeps no state: no FORGETs now. */
+	/* After DESTROY the server keeps no state: no FORGETs now. The
+	 * connection was aborted, so every RELEASE has ended or soon will. */
+	fuse_conn_set_notify(m->conn, NULL, NULL);
 	pthread_mutex_lock(&m->lock);
+	while (m->releases)
+		pthread_cond_wait(&m->lock_cv, &m->lock);
 	vfs_dentry_clear(m);
 	vfs_inode_put_locked(m, m->root);
 	m->n_forgets = 0;
 	pthread_mutex_unlock(&m->lock);
+	vfs_fifo_cleanup(m);
 	free(m->forgets);
 	free(m->itab);
 	free(m->dtab);
+	pthread_cond_destroy(&m->lock_cv);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

@@ -13,17 +13,21 @@
 #ifndef FUSEBOX_VFS_H
 #define FUSEBOX_VFS_H
 
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "fuse/ops.h"
 
 #define VFS_MAX_SYMLINKS 40
 
 struct vfs_inode {
+	struct vfs_mount *mount;
 	uint64_t nodeid;
 	uint64_t generation;
 	uint64_t nlookup;	/* lookups the server counted: sent in FORGET */
@@ -33,8 +37,10 @@ struct vfs_inode {
 	bool advise_rdplus;	/* a lookup happened in this directory */
 	struct fuse_attr attr;
 	uint64_t attr_expiry;	/* CLOCK_MONOTONIC ns */
+	uint64_t attr_gen;	/* bumped by each server invalidation */
 	struct vfs_inode *parent; /* directories: for "..", ref held */
 	char *link;		/* cached target (CACHE_SYMLINKS) */
+	struct vfs_lock *locks;	/* lock.c: held here without POSIX_LOCKS */
 	size_t link_len;
 	struct vfs_inode *hnext;
 };
@@ -54,6 +60,11 @@ struct vfs_mount {
 	pthread_mutex_t lock;
 	struct fuse_conn *conn;
 	struct vfs_inode *root;
+	pthread_cond_t lock_cv;	/* lock.c: waiters for a record lock */
+	bool read_only;		/* mounted ro: changes give EROFS */
+	bool default_permissions; /* permission.c: checked here */
+	unsigned releases;	/* RELEASEs not yet answered (lock_cv) */
+	char *fifo_dir;		/* fifo.c: private FIFOs, made on demand */
 	dev_t dev;
 	uint64_t lock_owner;
 
@@ -83,6 +94,7 @@ struct vfs_file {
 	size_t dbuf_len, dbuf_pos;
 	off_t dbuf_start;	/* pos the buffered records start at */
 	bool dbuf_plus;		/* dbuf holds READDIRPLUS records */
+	int native_fd;		/* a FIFO: the local pipe (fifo.c), else -1 */
 };
 
 /* mount.c */
@@ -103,6 +115,8 @@ void vfs_forget_queue(struct vfs_mount *m, uint64_t nodeid, uint64_t nlookup);
 struct vfs_inode *vfs_inode_install(struct vfs_mount *m,
 				    const struct fuse_entry_out *e,
 				    uint64_t now);
+/* The hashed inode of nodeid, or NULL; m->lock held, no reference. */
+struct vfs_inode *vfs_inode_find(struct vfs_mount *m, uint64_t nodeid);
 void vfs_attr_set(struct vfs_inode *ino, const struct fuse_attr *a,
 		  uint64_t valid, uint32_t valid_nsec, uint64_t now);
 void vfs_fill_stat(struct vfs_mount *m, const struct vfs_inode *ino,
@@ -123,6 +137,12 @@ int vfs_dentry_find(struct vfs_mount *m, struct vfs_inode *dir,
 		    const char *name, size_t namelen, uint64_t now,
 		    struct vfs_inode **out);
 void vfs_dentry_evict(struct vfs_mount *m);
+/* The cached entry, expired or not: 1 with *ino (no reference; NULL for
+ * a negative entry) or 0 when the name is not cached. */
+int vfs_dentry_peek(struct vfs_mount *m, struct vfs_inode *dir,
+		    const char *name, size_t namelen, struct vfs_inode **ino);
+void vfs_dentry_expire(struct vfs_mount *m, struct vfs_inode *dir,
+		       const char *name, size_t namelen);
 void vfs_dentry_clear(struct vfs_mount *m);
 
 /* walk.c */
@@ -153,12 +173,105 @@ int vfs_walk_ext(struct vfs_mount *m, const struct fuse_caller *who,
 ssize_t vfs_readlink(struct vfs_mount *m, const struct fuse_caller *who,
 		     struct vfs_inode *ino, char *buf, size_t size);
 
+/* namei.c: calls on the last name of a path. */
+enum vfs_last_type { VFS_LAST_NORM, VFS_LAST_DOT, VFS_LAST_DOTDOT,
+		     VFS_LAST_ROOT };
+struct vfs_last {
+	enum vfs_last_type type;
+	bool slash;		/* the path ended in '/' */
+	char name[PATH_MAX];
+};
+/* Walk to the directory that holds path's last component (referenced in
+ * *dir) and say what that component is. */
+int vfs_walk_parent(struct vfs_mount *m, const struct fuse_caller *who,
+		    struct vfs_inode *start, const char *path,
+		    struct vfs_inode **dir, struct vfs_last *last);
+void vfs_attr_expire(struct vfs_mount *m, struct vfs_inode *ino);
+/* mode carries the type (0 = S_IFREG); *out (may be NULL) referenced. */
+int vfs_mknod(struct vfs_mount *m, const struct fuse_caller *who,
+	      struct vfs_inode *dir, const struct vfs_last *last, mode_t mode,
+	      dev_t rdev, struct vfs_inode **out);
+int vfs_mkdir(struct vfs_mount *m, const struct fuse_caller *who,
+	      struct vfs_inode *dir, const struct vfs_last *last,
+	      mode_t mode);
+int vfs_symlink(struct vfs_mount *m, const struct fuse_caller *who,
+		struct vfs_inode *dir, const struct vfs_last *last,
+		const char *target);
+int vfs_link(struct vfs_mount *m, const struct fuse_caller *who,
+	     struct vfs_inode *ino, struct vfs_inode *dir,
+	     const struct vfs_last *last);
+int vfs_unlink(struct vfs_mount *m, const struct fuse_caller *who,
+	       struct vfs_inode *dir, const struct vfs_last *last);
+int vfs_rmdir(struct vfs_mount *m, const struct fuse_caller *who,
+	      struct vfs_inode *dir, const struct vfs_last *last);
+int vfs_rename(struct vfs_mount *m, const struct fuse_caller *who,
+	       struct vfs_inode *odir, const struct vfs_last *ol,
+	       struct vfs_inode *ndir, const struct vfs_last *nl,
+	       unsigned flags);
+/* open(2) with O_CREAT of dir/last: CREATE, or MKNOD+OPEN without it;
+ * an existing file is opened as open(2) would. */
+int vfs_create(struct vfs_mount *m, const struct fuse_caller *who,
+	       struct vfs_inode *dir, const struct vfs_last *last, int flags,
+	       mode_t mode, struct vfs_file **out);
+
+/* The whole of open(2) with O_CREAT from start: a symlink in the last
+ * place is followed (unless O_EXCL or O_NOFOLLOW) and the file made
+ * where it leads. */
+int vfs_open_create(struct vfs_mount *m, const struct fuse_caller *who,
+		    struct vfs_inode *start, const char *path, int flags,
+		    mode_t mode, struct vfs_file **out);
+/* O_TMPFILE in dir: TMPFILE, -EOPNOTSUPP where the server has none. */
+int vfs_tmpfile(struct vfs_mount *m, const struct fuse_caller *who,
+		struct vfs_inode *dir, int flags, mode_t mode,
+		struct vfs_file **out);
+
 /* file.c */
 /* The errors open(2) gives for flags on ino before any request: EEXIST,
- * ELOOP, ENOTDIR, EISDIR, EROFS (this version writes nothing). */
+ * ELOOP, ENOTDIR, EISDIR. */
 int vfs_open_check(const struct vfs_inode *ino, int flags);
+/* OPEN(DIR), then for O_TRUNC without ATOMIC_O_TRUNC a SETATTR. */
 int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 	     struct vfs_inode *ino, int flags, struct vfs_file **out);
+/* An open file for ino (referenced anew) with what OPEN or CREATE
+ * answered; has_fh false for a zero-message open. */
+int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,
+		 bool has_fh, const struct fuse_open_out *oo,
+		 struct vfs_file **out);
+/* fifo.c: open(2) of a FIFO node: a local pipe shared by its openers. */
+int vfs_fifo_open(struct vfs_mount *m, struct vfs_inode *ino, int flags,
+		  struct vfs_file **out);
+void vfs_fifo_cleanup(struct vfs_mount *m);
+/* WRITE split by max_write and max_pages; a short WRITE ends it. */
+ssize_t vfs_pwrite(struct vfs_file *f, const struct fuse_caller *who,
+		   const void *buf, size_t count, off_t off);
+/* At the file position (at the end with O_APPEND), which it advances. */
+ssize_t vfs_write(struct vfs_file *f, const struct fuse_caller *who,
+		  const void *buf, size_t count);
+int vfs_fsync(struct vfs_file *f, const struct fuse_caller *who,
+	      bool datasync);
+int vfs_fallocate(struct vfs_file *f, const struct fuse_caller *who,
+		  int mode, off_t off, off_t len);
+/* COPY_FILE_RANGE, or READ+WRITE where the server has none. */
+ssize_t vfs_copy_file_range(struct vfs_file *in, off_t *off_in,
+			    struct vfs_file *out, off_t *off_out, size_t len,
+			    unsigned flags, const struct fuse_caller *who);
+
+/* setattr.c. f (may be NULL) is the open file of ftruncate. */
+int vfs_setattr(struct vfs_mount *m, const struct fuse_caller *who,
+		struct vfs_inode *ino, struct vfs_file *f,
+		struct fuse_setattr_in *in);
+int vfs_chmod(struct vfs_mount *m, const struct fuse_caller *who,
+	      struct vfs_inode *ino, mode_t mode);
+int vfs_chown(struct vfs_mount *m, const struct fuse_caller *who,
+	      struct vfs_inode *ino, uid_t uid, gid_t gid);
+int vfs_truncate(struct vfs_mount *m, const struct fuse_caller *who,
+		 struct vfs_inode *ino, struct vfs_file *f, off_t len);
+/* times NULL: now; tv_nsec UTIME_NOW / UTIME_OMIT as utimensat(2). */
+int vfs_utimens(struct vfs_mount *m, const struct fuse_caller *who,
+		struct vfs_inode *ino, const struct timespec *times);
+/* What utimensat(2) decides before it looks at the path: -EINVAL for a
+ * bad tv_nsec, 1 when both are UTIME_OMIT (nothing to do: 0 at once). */
+int vfs_utimens_early(const struct timespec *times);
 void vfs_file_get(struct vfs_file *f);
 /* Drops a reference; the last one sends RELEASE (without waiting). */
 void vfs_file_put(struct vfs_file *f);
@@ -178,6 +291,20 @@ ssize_t vfs_getdents64(struct vfs_file *f, const struct fuse_caller *who,
 /* attr.c */
 int vfs_statfs(struct vfs_mount *m, const struct fuse_caller *who,
 	       struct vfs_inode *ino, struct statfs *out);
+/* notify.c: a fuse_notify_fn for the mount's connection (ctx = m). */
+void vfs_notify(void *ctx, int code, const void *msg, size_t len);
+/* permission.c: Linux's checks under default_permissions (all pass
+ * without it). */
+int vfs_mode_permission(const struct fuse_caller *who,
+			const struct fuse_attr *a, int mode);
+int vfs_permission(struct vfs_mount *m, const struct fuse_caller *who,
+		   struct vfs_inode *ino, int mode);
+int vfs_may_delete(struct vfs_mount *m, const struct fuse_caller *who,
+		   struct vfs_inode *dir, struct vfs_inode *victim);
+int vfs_may_setattr(struct vfs_mount *m, const struct fuse_caller *who,
+		    struct vfs_inode *ino, struct fuse_setattr_in *in);
+int vfs_may_open(struct vfs_mount *m, const struct fuse_caller *who,
+		 struct vfs_inode *ino, int flags);
 int vfs_access(struct vfs_mount *m, const struct fuse_caller *who,
 	       struct vfs_inode *ino, int mode);
 ssize_t vfs_getxattr(struct vfs_mount *m, const struct fuse_caller *who,
@@ -185,5 +312,23 @@ ssize_t vfs_getxattr(struct vfs_mount *m, const struct fuse_caller *who,
 		     size_t size);
 ssize_t vfs_listxattr(struct vfs_mount *m, const struct fuse_caller *who,
 		      struct vfs_inode *ino, char *buf, size_t size);
+int vfs_setxattr(struct vfs_mount *m, const struct fuse_caller *who,
+		 struct vfs_inode *ino, const char *name, const void *value,
+		 size_t size, int flags);
+int vfs_removexattr(struct vfs_mount *m, const struct fuse_caller *who,
+		    struct vfs_inode *ino, const char *name);
+int vfs_syncfs(struct vfs_mount *m, const struct fuse_caller *who);
+
+/* lock.c: record locks and flock, by the server where it offers them
+ * (POSIX_LOCKS, FLOCK_LOCKS), else kept here as Linux keeps them for a
+ * FUSE mount without them. owner identifies a process (POSIX) or an open
+ * file (OFD, flock). cmd: F_GETLK, F_SETLK, F_SETLKW. */
+int vfs_lock(struct vfs_file *f, const struct fuse_caller *who, int cmd,
+	     uint64_t owner, struct flock *fl);
+/* op: LOCK_SH, LOCK_EX, LOCK_UN, | LOCK_NB */
+int vfs_flock(struct vfs_file *f, const struct fuse_caller *who, int op);
+/* Drop every lock owner holds on f's inode (close(2), exit). */
+void vfs_locks_release(struct vfs_file *f, uint64_t owner);
+void vfs_locks_free(struct vfs_inode *ino); /* m->lock held */
 
 #endif

@@ -24,9 +24,14 @@ int vfs_lookup(struct vfs_mount *m, const struct fuse_caller *who,
 	size_t len = strlen(name);
 	struct fuse_entry_out eo;
 	struct vfs_inode *ino;
-	uint64_t now = vfs_now();
+	uint64_t now;
 	int err;
 
+	/* Search permission on the directory comes before the name. */
+	err = vfs_permission(m, who, dir, X_OK);
+	if (err)
+		return err;
+	now = vfs_now();
 	pthread_mutex_lock(&m->lock);
 	switch (vfs_dentry_find(m, dir, name, len, now, out)) {
 	case 1:

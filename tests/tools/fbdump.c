@@ -1395,6 +1395,9 @@ int main(int argc, char **argv)
 
 		if (i + 2 >= argc || strcmp(argv[i + 1], "--"))
 			usage();
+		/* The probes that write are made against read-only mounts
+		 * on both sides. */
+		opts.read_only = 1;
 		r = fb_spawn(argv + i + 2, &opts, &lib_fs);
 		if (r < 0) {
 			fprintf(stderr, "fbdump: fb_spawn %s: %s\n",

@@ -1,0 +1,306 @@
+/*
+ * write.c - WRITE split into requests of at most min(max_write,
+ * max_pages pages), O_APPEND, FSYNC, FALLOCATE and COPY_FILE_RANGE.
+ *
+ * There is no page cache yet: every write goes to the server before the
+ * call returns, and what it returns is what the server took, so no byte
+ * is reported written that the server did not receive. After a write the
+ * size we hold grows to cover it (as Linux's fuse_write_update_attr) and
+ * the rest of the attributes (mtime, ctime, blocks) are the server's.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vfs/vfs.h"
+
+#define PAGE_SZ 4096u
+#define MAX_RW_COUNT (0x7ffff000u)
+#define COPY_CHUNK (1u << 20)
+
+static uint32_t write_chunk(struct fuse_conn *c)
+{
+	uint32_t by_pages = c->lim.max_pages * PAGE_SZ;
+
+	return c->lim.max_write < by_pages ? c->lim.max_write : by_pages;
+}
+
+/* Data reached the server up to end: what we hold of ino follows. */
+static void written(struct vfs_mount *m, struct vfs_inode *ino, uint64_t end)
+{
+	pthread_mutex_lock(&m->lock);
+	if (end > ino->attr.size)
+		ino->attr.size = end;
+	ino->attr_expiry = 0;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static int writable(const struct vfs_file *f)
+{
+	if ((f->flags & O_PATH) || (f->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if (S_ISDIR(f->inode->type))
+		return -EISDIR;
+	return 0;
+}
+
+static ssize_t write_at(struct vfs_file *f, const struct fuse_caller *who,
+			const char *buf, size_t count, uint64_t off)
+{
+	uint32_t chunk = write_chunk(f->m->conn);
+	size_t done = 0;
+
+	if (off > (uint64_t)INT64_MAX || count > (uint64_t)INT64_MAX - off)
+		return -EFBIG;
+	while (done < count) {
+		uint32_t want = count - done < chunk ? (uint32_t)(count - done)
+						     : chunk;
+		ssize_t n = fuse_op_write(f->m->conn, who, f->inode->nodeid,
+					  f->fh, off + done, buf + done, want,
+					  f->flags, 0, 0);
+
+		if (n < 0) {
+			if (!done)
+				return n;
+			break;
+		}
+		done += (size_t)n;
+		if ((uint32_t)n < want)
+			break; /* the server took less: stop, as Linux */
+	}
+	if (done)
+		written(f->m, f->inode, off + done);
+	return (ssize_t)done;
+}
+
+ssize_t vfs_pwrite(struct vfs_file *f, const struct fuse_caller *who,
+		   const void *buf, size_t count, off_t off)
+{
+	int err = writable(f);
+
+	if (err)
+		return err;
+	if (f->native_fd >= 0)
+		return -ESPIPE;
+	if (off < 0)
+		return -EINVAL;
+	if (count > MAX_RW_COUNT)
+		count = MAX_RW_COUNT;
+	if (!count)
+		return 0;
+	/* pwrite(2) on an O_APPEND file appends, as on Linux. */
+	if (f->flags & O_APPEND) {
+		struct stat st;
+
+		err = vfs_getattr(f->m, who, f->inode, f, false, &st);
+		if (err)
+			return err;
+		off = st.st_size;
+	}
+	return write_at(f, who, buf, count, (uint64_t)off);
+}
+
+ssize_t vfs_write(struct vfs_file *f, const struct fuse_caller *who,
+		  const void *buf, size_t count)
+{
+	bool stream = f->open_flags & (FOPEN_NONSEEKABLE | FOPEN_STREAM);
+	ssize_t n;
+	off_t off;
+	int err = writable(f);
+
+	if (err)
+		return err;
+	if (f->native_fd >= 0) {
+		n = write(f->native_fd, buf, count);
+		return n < 0 ? -errno : n;
+	}
+	if (!count)
+		return 0;
+	pthread_mutex_lock(&f->pos_lock);
+	off = stream ? 0 : f->pos;
+	if (f->flags & O_APPEND) {
+		struct stat st;
+
+		err = vfs_getattr(f->m, who, f->inode, f, false, &st);
+		if (err) {
+			pthread_mutex_unlock(&f->pos_lock);
+			return err;
+		}
+		off = st.st_size;
+	}
+	if (count > MAX_RW_COUNT)
+		count = MAX_RW_COUNT;
+	n = write_at(f, who, buf, count, (uint64_t)off);
+	if (n > 0 && !stream)
+		f->pos = off + n;
+	else if (n >= 0 && !stream && (f->flags & O_APPEND))
+		f->pos = off;
+	pthread_mutex_unlock(&f->pos_lock);
+	return n;
+}
+
+int vfs_fsync(struct vfs_file *f, const struct fuse_caller *who,
+	      bool datasync)
+{
+	if (f->flags & O_PATH)
+		return -EBADF;
+	if (f->native_fd >= 0)
+		return -EINVAL; /* a pipe cannot be synced */
+	if (!f->has_fh && !S_ISDIR(f->inode->type))
+		return 0;
+	return fuse_op_fsync(f->m->conn, who, f->inode->nodeid,
+			     S_ISDIR(f->inode->type), f->fh, datasync);
+}
+
+int vfs_fallocate(struct vfs_file *f, const struct fuse_caller *who,
+		  int mode, off_t off, off_t len)
+{
+	int err;
+
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))
+		return -EOPNOTSUPP;
+	if (f->flags & O_PATH || (f->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if (S_ISDIR(f->inode->type))
+		return -EISDIR;
+	if (S_ISFIFO(f->inode->type))
+		return -ESPIPE;
+	if (!S_ISREG(f->inode->type))
+		return -ENODEV;
+	if (off > INT64_MAX - len)
+		return -EFBIG;
+	/* The modes Linux's FUSE client passes on. */
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+		     FALLOC_FL_ZERO_RANGE))
+		return -EOPNOTSUPP;
+	err = fuse_op_fallocate(f->m->conn, who, f->inode->nodeid, f->fh,
+				mode, (uint64_t)off, (uint64_t)len);
+	if (err)
+		return err;
+	if (mode & FALLOC_FL_KEEP_SIZE)
+		vfs_attr_expire(f->m, f->inode);
+	else
+		written(f->m, f->inode, (uint64_t)off + (uint64_t)len);
+	return 0;
+}
+
+/* Without COPY_FILE_RANGE: read and write through a bounce buffer, as
+ * Linux's splice fallback does for a filesystem without the op. */
+static ssize_t copy_by_hand(struct vfs_file *in, off_t off_in,
+			    struct vfs_file *out, off_t off_out, size_t len,
+			    const struct fuse_caller *who)
+{
+	size_t bsz = len < COPY_CHUNK ? len : COPY_CHUNK;
+	char *buf = malloc(bsz);
+	size_t done = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (done < len) {
+		size_t want = len - done < bsz ? len - done : bsz;
+		ssize_t r = vfs_pread(in, who, buf, want, off_in + done);
+		ssize_t w;
+
+		if (r <= 0) {
+			if (r < 0 && !done) {
+				free(buf);
+				return r;
+			}
+			break;
+		}
+		w = write_at(out, who, buf, (size_t)r,
+			     (uint64_t)off_out + done);
+		if (w < 0 && !done) {
+			free(buf);
+			return w;
+		}
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+		if (w < r)
+			break;
+	}
+	free(buf);
+	return (ssize_t)done;
+}
+
+ssize_t vfs_copy_file_range(struct vfs_file *in, off_t *off_in,
+			    struct vfs_file *out, off_t *off_out, size_t len,
+			    unsigned flags, const struct fuse_caller *who)
+{
+	off_t oi, oo;
+	ssize_t n;
+
+	struct stat st;
+	int err;
+
+	/* Linux's order: flags, then generic_file_rw_checks. */
+	if (flags)
+		return -EINVAL;
+	if (S_ISDIR(in->inode->type) || S_ISDIR(out->inode->type))
+		return -EISDIR;
+	if (!S_ISREG(in->inode->type) || !S_ISREG(out->inode->type))
+		return -EINVAL;
+	if ((in->flags & O_PATH) || (in->flags & O_ACCMODE) == O_WRONLY ||
+	    (out->flags & O_PATH) || (out->flags & O_ACCMODE) == O_RDONLY ||
+	    (out->flags & O_APPEND))
+		return -EBADF;
+	err = vfs_getattr(in->m, who, in->inode, in, false, &st);
+	if (err)
+		return err;
+	/* Both positions are ours for the call; address order keeps two
+	 * copies in opposite directions from deadlocking. */
+	pthread_mutex_lock(in < out ? &in->pos_lock : &out->pos_lock);
+	if (in != out)
+		pthread_mutex_lock(in < out ? &out->pos_lock : &in->pos_lock);
+	oi = off_in ? *off_in : in->pos;
+	oo = off_out ? *off_out : out->pos;
+	if (oi < 0 || oo < 0) {
+		n = -EINVAL;
+		goto unlock;
+	}
+	if (len > MAX_RW_COUNT)
+		len = MAX_RW_COUNT;
+	/* Nothing past the source's end is copied (and an empty range of
+	 * one file overlaps nothing). */
+	if (oi >= st.st_size)
+		len = 0;
+	else if ((uint64_t)len > (uint64_t)(st.st_size - oi))
+		len = (size_t)(st.st_size - oi);
+	if (in->inode == out->inode && oi < oo + (off_t)len &&
+	    oo < oi + (off_t)len) {
+		n = -EINVAL; /* overlapping ranges of one file */
+		goto unlock;
+	}
+	if (!len) {
+		n = 0;
+		goto unlock;
+	}
+	n = fuse_op_copy_file_range(in->m->conn, who, in->inode->nodeid,
+				    in->fh, (uint64_t)oi, out->inode->nodeid,
+				    out->fh, (uint64_t)oo, len, 0);
+	if (n == -ENOSYS || n == -EOPNOTSUPP || n == -EXDEV)
+		n = copy_by_hand(in, oi, out, oo, len, who);
+	else if (n > 0)
+		written(out->m, out->inode, (uint64_t)oo + (uint64_t)n);
+	if (n > 0) {
+		if (off_in)
+			*off_in = oi + n;
+		else
+			in->pos = oi + n;
+		if (off_out)
+			*off_out = oo + n;
+		else
+			out->pos = oo + n;
+	}
+unlock:
+	pthread_mutex_unlock(&out->pos_lock);
+	if (in != out)
+		pthread_mutex_unlock(&in->pos_lock);
+	return n;
+}
