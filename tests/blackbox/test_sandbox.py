@@ -207,7 +207,10 @@ def test_no_kernel_mount_and_cleanup(tree, mnt):
 
 
 def test_writes_fail_with_erofs(tree, mnt):
-    script = (f"{server('passthrough_ll')} -o source={tree} {mnt} || exit 9\n"
+    """A read-only mount (-o ro): EROFS, after the errors Linux gives
+    first (EEXIST for mkdir of an existing name)."""
+    script = (f"{server('passthrough_ll')} -o ro -o source={tree} {mnt} "
+              f"|| exit 9\n"
               f"touch {mnt}/a/new 2>&1 | sed 's/.*: //'\n"
               f"mkdir {mnt}/a 2>&1 | sed 's/.*: //'\n"
               f"rm {mnt}/a/f1.txt 2>&1 | sed 's/.*: //'\n"

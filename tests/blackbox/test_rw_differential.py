@@ -1,0 +1,203 @@
+"""Seeded read-write differential: libfusebox against the kernel's FUSE
+client, operation by operation.
+
+build/tools/fbops (tests/tools/fbops.c) runs random sequences of file system
+calls - opens with every flag combination, writes past EOF, truncates,
+renames with flags, links, xattrs, utimensat, fallocate, copy_file_range,
+OFD locks, flock, ... - each a pure function of its seed. For each server it
+runs them twice, each time on a fresh empty source directory of its own:
+
+  - "fbops native MOUNTPOINT": system calls on a kernel FUSE mount of the
+    server (the oracle);
+  - "fbops lib -- SERVER ...": through libfusebox on another instance.
+
+Both print one canonical line per call and a dump of each seed's tree, so
+the outputs must be equal line for line. A failure names the first seed
+that differs, the commands that reproduce just that seed, and the diff
+around it; both full outputs are kept in BUILD/differential/.
+
+FBOPS_SEEDS=A:B (default 0:400) and FBOPS_OPS=N (default 40) change the
+sequences run for every server.
+
+test_native_deterministic needs no kernel FUSE: two native runs on two
+plain directories must be equal, or the generator itself is not
+deterministic and no comparison means anything.
+"""
+import difflib
+import os
+import shlex
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import BUILD, server, kernel_mount  # noqa: F401 (fixture)
+
+FBOPS = os.path.join(BUILD, "tools", "fbops")
+TIMEOUT = 120
+
+pytestmark = pytest.mark.skipif(not os.path.exists(FBOPS),
+                                reason=f"{FBOPS} not built")
+
+
+def seeds_and_ops():
+    seeds = os.environ.get("FBOPS_SEEDS", "0:400")
+    if ":" not in seeds:
+        seeds = f"{seeds}:{int(seeds) + 1}"
+    return seeds, os.environ.get("FBOPS_OPS", "40")
+
+
+def server_argv(name, src, lib):
+    """(argv, root): how to run server name over source directory src,
+    under libfusebox (lib: "{}" is the mountpoint) or under the kernel
+    (the mountpoint goes after argv), and where src is inside the file
+    system it serves."""
+    exe = server(name)
+    if name == "passthrough_ll":
+        opts = ["-o", f"source={src},xattr,flock"]
+        return ([exe, "-f"] + opts + ["{}"] if lib else [exe] + opts), "/"
+    # passthrough and passthrough_fh serve the whole "/".
+    return ([exe, "-f", "{}"] if lib else [exe]), src
+
+
+def fbops_argv(mode, seeds, ops, root, where):
+    """where: the mountpoint (native) or the server's argv (lib)."""
+    argv = [FBOPS, f"--root={root}", mode]
+    if mode == "native":
+        return argv + [where, "--seeds", seeds, "--ops", ops]
+    return argv + ["--seeds", seeds, "--ops", ops, "--"] + list(where)
+
+
+def run_parallel(runs):
+    """Run (what, argv) pairs at once; their stdout texts."""
+    procs = [(what, subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL))
+             for what, argv in runs]
+    outs = []
+    for what, p in procs:
+        try:
+            out, err = p.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            for _, q in procs:
+                q.kill()
+            out, err = p.communicate()
+            pytest.fail(f"{what}: fbops timed out after {TIMEOUT}s\n"
+                        f"{err.decode(errors='replace')[-3000:]}")
+        text = out.decode("utf-8", errors="backslashreplace")
+        assert p.returncode == 0, (
+            f"{what}: fbops exit {p.returncode}\n"
+            f"{err.decode(errors='replace')[-3000:]}\n{text[-2000:]}")
+        outs.append(text)
+    return outs
+
+
+def keep_outputs(name, got, want):
+    """Save both outputs for a closer look; returns the path prefix."""
+    for d in (os.path.join(BUILD, "differential"), None):
+        try:
+            d = d or tempfile.mkdtemp(prefix="fbops-out-")
+            os.makedirs(d, exist_ok=True)
+            base = os.path.join(d, f"rw_{name}")
+            for suffix, text in (("got", got), ("want", want)):
+                with open(f"{base}.{suffix}", "w") as f:
+                    f.write(text)
+            return base
+        except OSError:
+            continue
+    return "(nowhere: cannot write)"
+
+
+def repro(name, seed, ops):
+    """Shell lines that run just one seed both ways."""
+    q = shlex.join
+    one = f"{seed}:{int(seed) + 1}"
+    kargv, kroot = server_argv(name, "/tmp/fbops-r/k", lib=False)
+    largv, lroot = server_argv(name, "/tmp/fbops-r/l", lib=True)
+    return "\n".join([
+        "    rm -rf /tmp/fbops-r; mkdir -p /tmp/fbops-r/k /tmp/fbops-r/l "
+        "/tmp/fbops-r/m",
+        f"    {q(kargv + ['/tmp/fbops-r/m'])}",
+        f"    {q(fbops_argv('native', one, ops, kroot, '/tmp/fbops-r/m'))}"
+        " > /tmp/fbops-r/want",
+        "    fusermount3 -u /tmp/fbops-r/m",
+        f"    {q(fbops_argv('lib', one, ops, lroot, largv))}"
+        " > /tmp/fbops-r/got",
+        "    diff -u /tmp/fbops-r/want /tmp/fbops-r/got"])
+
+
+def assert_same(name, got, want, ops):
+    __tracebackhide__ = True  # the message says it all
+    a, b = got.splitlines(), want.splitlines()
+    if a == b:
+        return
+    base = keep_outputs(name, got, want)
+    first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y),
+                 min(len(a), len(b)))
+    line = (b if first < len(b) else a)[first]
+    seed = line.split(" ", 1)[0]
+    # The diff of that seed's lines only: later seeds repeat its story.
+    mine = [x for x in a if x.split(" ", 1)[0] == seed]
+    theirs = [x for x in b if x.split(" ", 1)[0] == seed]
+    diff = list(difflib.unified_diff(theirs, mine, f"kernel/{name}",
+                                     f"libfusebox/{name}", lineterm="",
+                                     n=4))
+    shown = "\n".join(diff[:80])
+    more = f"\n... {len(diff) - 80} more lines" if len(diff) > 80 else ""
+    seeds_bad = sorted({x.split(" ", 1)[0] for x in
+                        set(a).symmetric_difference(b)}, key=int)
+    pytest.fail(
+        f"libfusebox/{name} differs from kernel/{name} first at seed "
+        f"{seed} (line {first + 1}); {len(seeds_bad)} seeds differ: "
+        f"{' '.join(seeds_bad[:20])}{' ...' if len(seeds_bad) > 20 else ''}"
+        f"\nfull outputs: {base}.got and {base}.want\n"
+        f"reproduce seed {seed} (as root):\n{repro(name, seed, ops)}\n"
+        f"{shown}{more}")
+
+
+@pytest.fixture
+def umask022():
+    """Servers inherit the umask: the kernel mount's from pytest, the lib
+    one's from fbops (which sets 022). Make them equal."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+SERVERS = ["passthrough_ll", "passthrough_fh", "passthrough"]
+
+
+@pytest.mark.parametrize("name", SERVERS)
+def test_rw_lib_vs_kernel(name, tmp_path, kernel_mount, umask022):
+    exe = server(name)
+    if not os.access(exe, os.X_OK):
+        pytest.skip(f"{exe} not built")
+    seeds, ops = seeds_and_ops()
+    ksrc, lsrc = tmp_path / "kernel", tmp_path / "lib"
+    ksrc.mkdir()
+    lsrc.mkdir()
+    kargv, kroot = server_argv(name, str(ksrc), lib=False)
+    largv, lroot = server_argv(name, str(lsrc), lib=True)
+    mnt = kernel_mount(kargv)
+    want, got = run_parallel([
+        (f"native {name}", fbops_argv("native", seeds, ops, kroot,
+                                      mnt.path)),
+        (f"lib {name}", fbops_argv("lib", seeds, ops, lroot, largv))])
+    assert want.strip(), "fbops native printed nothing"
+    assert_same(name, got, want, ops)
+
+
+def test_native_deterministic(tmp_path):
+    """The generator: the same seeds on two plain directories print the
+    same lines (a nondeterministic generator would make every comparison
+    above meaningless)."""
+    seeds, ops = seeds_and_ops()
+    dirs = [tmp_path / "one", tmp_path / "two"]
+    for d in dirs:
+        d.mkdir()
+    one, two = run_parallel([
+        (f"native {d.name}", fbops_argv("native", seeds, ops, "/", str(d)))
+        for d in dirs])
+    assert one.count("\n") > int(ops), "fbops native printed too little"
+    assert one == two, "\n".join(list(difflib.unified_diff(
+        one.splitlines(), two.splitlines(), "one", "two", lineterm=""))[:60])
