@@ -11,6 +11,7 @@ build=$(cd "$build" && pwd)
 fusebox=$build/fusebox
 fbdemo=$build/fbdemo
 hello_ll=$build/servers/hello_ll
+passthrough_ll=$build/servers/passthrough_ll
 
 for f in "$fusebox" "$fbdemo" "$hello_ll"; do
 	if [ ! -x "$f" ]; then
@@ -70,6 +71,20 @@ header "$fusebox run -- sh -c '$script'"
 "$fusebox" run -- sh -c "$script"
 if grep -q " $mnt " /proc/self/mountinfo; then
 	echo "demo.sh: $mnt is mounted outside the sandbox" >&2
+	exit 1
+fi
+
+# Writing: libfuse's passthrough_ll serves a scratch directory; tools write
+# through fusebox, and the files land in the directory on the host.
+src=$(mktemp -d /tmp/fbdemo-src.XXXXXX)
+trap 'rmdir "$mnt" 2>/dev/null || true; rm -rf "$src"' EXIT
+script="$passthrough_ll -o source=$src $mnt && cd $mnt && mkdir docs && \
+echo 'written through fusebox' > docs/note && mv docs/note docs/NOTE && \
+cat docs/NOTE && ls -l docs | cut -c1-10 && cd / && fusermount3 -u $mnt"
+header "$fusebox run -- sh -c '$script'"
+"$fusebox" run -- sh -c "$script"
+if [ "$(cat "$src/docs/NOTE" 2>/dev/null)" != "written through fusebox" ]; then
+	echo "demo.sh: $src/docs/NOTE did not reach the server's directory" >&2
 	exit 1
 fi
 

@@ -128,8 +128,6 @@ ssize_t fuse_op_copy_file_range(struct fuse_conn *c,
 int fuse_op_lock(struct fuse_conn *c, const struct fuse_caller *who,
 		 uint32_t opcode, uint64_t nodeid, uint64_t fh,
 		 uint64_t owner, bool flock, struct fuse_file_lock *lk);
-int fuse_op_bmap(struct fuse_conn *c, const struct fuse_caller *who,
-		 uint64_t nodeid, uint32_t blocksize, uint64_t *block);
 
 /* validate.c */
 bool fuse_attr_valid(const struct fuse_attr *a);

@@ -437,26 +437,3 @@ int fuse_op_lock(struct fuse_conn *c, const struct fuse_caller *who,
 	}
 	return 0;
 }
-
-int fuse_op_bmap(struct fuse_conn *c, const struct fuse_caller *who,
-		 uint64_t nodeid, uint32_t blocksize, uint64_t *block)
-{
-	struct fuse_bmap_in in = { .block = *block, .blocksize = blocksize };
-	struct fuse_bmap_out out = { 0 };
-	struct fuse_req req;
-	int err;
-
-	if (__atomic_load_n(&c->no_bmap, __ATOMIC_RELAXED))
-		return -EINVAL;
-	fuse_req_init(&req, FUSE_BMAP, nodeid, who);
-	fuse_req_in(&req, &in, sizeof(in));
-	fuse_req_out(&req, &out, sizeof(out));
-	err = fuse_send_sync(c, &req);
-	if (err == -ENOSYS) {
-		__atomic_store_n(&c->no_bmap, true, __ATOMIC_RELAXED);
-		err = -EINVAL;
-	}
-	if (!err)
-		*block = out.block;
-	return err;
-}

@@ -16,7 +16,7 @@ the outputs must be equal line for line. A failure names the first seed
 that differs, the commands that reproduce just that seed, and the diff
 around it; both full outputs are kept in BUILD/differential/.
 
-FBOPS_SEEDS=A:B (default 0:400) and FBOPS_OPS=N (default 40) change the
+FBOPS_SEEDS=A:B (default 0:1000) and FBOPS_OPS=N (default 40) change the
 sequences run for every server.
 
 test_native_deterministic needs no kernel FUSE: two native runs on two
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(FBOPS),
 
 
 def seeds_and_ops():
-    seeds = os.environ.get("FBOPS_SEEDS", "0:400")
+    seeds = os.environ.get("FBOPS_SEEDS", "0:1000")
     if ":" not in seeds:
         seeds = f"{seeds}:{int(seeds) + 1}"
     return seeds, os.environ.get("FBOPS_OPS", "40")
