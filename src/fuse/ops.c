@@ -139,8 +139,8 @@ static void release_done(struct fuse_req *req)
 }
 
 void fuse_op_release(struct fuse_conn *c, uint64_t nodeid, bool dir,
-		     uint64_t fh, int flags, uint64_t lock_owner,
-		     void (*done)(void *), void *ctx)
+		     uint64_t fh, int flags, uint32_t release_flags,
+		     uint64_t lock_owner, void (*done)(void *), void *ctx)
 {
 	struct release_req *r = calloc(1, sizeof(*r));
 
@@ -154,6 +154,7 @@ void fuse_op_release(struct fuse_conn *c, uint64_t nodeid, bool dir,
 		      NULL);
 	r->in.fh = fh;
 	r->in.flags = (uint32_t)flags;
+	r->in.release_flags = release_flags;
 	r->in.lock_owner = lock_owner;
 	r->done = done;
 	r->ctx = ctx;

@@ -30,8 +30,8 @@ int fuse_op_open(struct fuse_conn *c, const struct fuse_caller *who,
  * or the connection is gone, so that the caller can keep the node alive
  * until then: a FORGET must not overtake the RELEASE. */
 void fuse_op_release(struct fuse_conn *c, uint64_t nodeid, bool dir,
-		     uint64_t fh, int flags, uint64_t lock_owner,
-		     void (*done)(void *), void *ctx);
+		     uint64_t fh, int flags, uint32_t release_flags,
+		     uint64_t lock_owner, void (*done)(void *), void *ctx);
 int fuse_op_flush(struct fuse_conn *c, const struct fuse_caller *who,
 		  uint64_t nodeid, uint64_t fh, uint64_t lock_owner);
 /* Pipelined READ: prepare, submit, then wait. */

@@ -145,7 +145,7 @@ static int impl_fb_close(struct fb_fs *fs, int fd)
 	if (!f)
 		return -EBADF;
 	fb_caller(&who, 0);
-	err = vfs_file_flush(f, &who);
+	err = vfs_file_flush(f, &who, fs->m->lock_owner);
 	vfs_file_put(f);
 	return err;
 }

@@ -217,6 +217,9 @@ long sbx_dispatch(struct sbx_call *c)
 	case __NR_flock:
 		r = sbx_sys_fd_other(c);
 		break;
+	case __NR_close:
+		r = sbx_sys_close(c);
+		break;
 	default:
 		r = sbx_sys_modify(c);
 	}

@@ -53,7 +53,7 @@ static const int fd_calls[] = {
 	SCMP_SYS(fsetxattr), SCMP_SYS(fremovexattr), SCMP_SYS(fadvise64),
 	SCMP_SYS(flock), SCMP_SYS(readahead), SCMP_SYS(fallocate),
 	SCMP_SYS(syncfs), SCMP_SYS(splice), SCMP_SYS(copy_file_range),
-	SCMP_SYS(sendfile), SCMP_SYS(tee),
+	SCMP_SYS(sendfile), SCMP_SYS(tee), SCMP_SYS(close),
 };
 
 /* Reads of an emulated /dev/fuse end. */

@@ -257,6 +257,7 @@ void *sbx_inotify_thread(void *arg);
 /* Drain with wait, when placeholders exist: before a call that reaches a
  * mount, so that a program's close(2) is seen by the server first. */
 void sbx_vfile_settle(struct sbx *sb);
+long sbx_sys_close(struct sbx_call *c);
 void sbx_vfile_drain(struct sbx *sb, bool wait);
 
 /* procs.c */

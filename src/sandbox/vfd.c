@@ -36,11 +36,13 @@ static void vfile_free(struct sbx *sb, struct sbx_vfile *v)
 	struct sbx_mount *mt = v->mnt;
 
 	if (v->f) {
-		vfs_file_flush(v->f, &v->who);
-		/* POSIX locks taken through it go with its last close
-		 * (an approximation: see docs/sandbox.md). */
+		/* The processes that took record locks through it and did
+		 * not close(2) it (they exited, or closed by close_range)
+		 * lose them now, each as its own close would. */
 		for (unsigned i = 0; i < v->n_lock_owners; i++)
-			vfs_locks_release(v->f, v->lock_owners[i]);
+			vfs_file_flush(v->f, &v->who, v->lock_owners[i]);
+		if (!v->n_lock_owners)
+			vfs_file_flush(v->f, &v->who, v->mnt->fs->m->lock_owner);
 		vfs_file_put(v->f);
 	}
 	if (v->wd >= 0)
@@ -354,9 +356,35 @@ bool sbx_vfile_is(struct sbx_call *c, int fd)
 	return v != NULL;
 }
 
+/* close(2) of a placeholder: the kernel closes it (CONTINUE). The
+ * process's record locks on the file go now, whichever descriptor took
+ * them, as Linux drops them at a process's first close of the file.
+ * An error of the FLUSH this may send cannot reach the caller (the
+ * kernel's close has no way to carry it), nor can the last close's. */
+long sbx_sys_close(struct sbx_call *c)
+{
+	struct sbx_vfile *v = sbx_vfile_of(c, (int)c->n->data.args[0]);
+	uint64_t owner;
+
+	if (!v)
+		return SBX_CONTINUE;
+	owner = ((uint64_t)sbx_tgid(c) << 1) | 1;
+	pthread_mutex_lock(&c->sb->lock);
+	for (unsigned i = 0; i < v->n_lock_owners; i++)
+		if (v->lock_owners[i] == owner) {
+			v->lock_owners[i] = v->lock_owners[--v->n_lock_owners];
+			break;
+		}
+	pthread_mutex_unlock(&c->sb->lock);
+	vfs_file_drop_locks(v->f, sbx_who(c), owner);
+	sbx_vfile_put(c->sb, v);
+	return SBX_CONTINUE;
+}
+
 uint64_t sbx_lock_owner(struct sbx_call *c, struct sbx_vfile *v)
 {
-	uint64_t owner = ((uint64_t)sbx_tgid(c) << 1) | 1; /* never a pointer */
+	uint64_t owner = ((uint64_t)sbx_tgid(c) << 1) | 1; /* never a pointer;
+							     * as sbx_sys_close */
 	bool known = false;
 
 	pthread_mutex_lock(&c->sb->lock);

@@ -21,10 +21,11 @@ int vfs_open_check(const struct vfs_inode *ino, int flags)
 
 	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 		return -EEXIST;
-	if (S_ISLNK(ino->type) && !(flags & O_PATH))
-		return -ELOOP; /* O_NOFOLLOW on a symlink */
+	/* Linux's do_open: ENOTDIR before may_open's ELOOP. */
 	if ((flags & O_DIRECTORY) && !S_ISDIR(ino->type))
 		return -ENOTDIR;
+	if (S_ISLNK(ino->type) && !(flags & O_PATH))
+		return -ELOOP; /* O_NOFOLLOW on a symlink */
 	if (S_ISDIR(ino->type) && !(flags & O_PATH) &&
 	    (acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC))))
 		return -EISDIR;
@@ -41,7 +42,7 @@ int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 		if (has_fh)
 			fuse_op_release(m->conn, ino->nodeid,
 					S_ISDIR(ino->type), oo->fh, flags, 0,
-					NULL, NULL);
+					0, NULL, NULL);
 		return -ENOMEM;
 	}
 	f->m = m;
@@ -147,6 +148,10 @@ void vfs_file_put(struct vfs_file *f)
 	/* OFD and flock locks belong to the open file and end with it. */
 	vfs_locks_release(f, (uint64_t)(uintptr_t)f);
 	if (f->has_fh) {
+		/* As Linux: the server drops flock locks it holds for this
+		 * open file with the RELEASE (owner = the open file). */
+		bool flock = __atomic_load_n(&f->remote_flock, __ATOMIC_RELAXED);
+
 		/* The inode (and its lookup) lives until the server has
 		 * answered RELEASE: the FORGET must not overtake it. */
 		pthread_mutex_lock(&m->lock);
@@ -154,7 +159,9 @@ void vfs_file_put(struct vfs_file *f)
 		pthread_mutex_unlock(&m->lock);
 		fuse_op_release(m->conn, f->inode->nodeid,
 				S_ISDIR(f->inode->type), f->fh, f->flags,
-				m->lock_owner, released, f->inode);
+				flock ? FUSE_RELEASE_FLOCK_UNLOCK : 0,
+				flock ? (uint64_t)(uintptr_t)f : 0, released,
+				f->inode);
 	} else {
 		vfs_inode_put(m, f->inode);
 	}
@@ -165,15 +172,25 @@ void vfs_file_put(struct vfs_file *f)
 	free(f);
 }
 
-int vfs_file_flush(struct vfs_file *f, const struct fuse_caller *who)
+int vfs_file_flush(struct vfs_file *f, const struct fuse_caller *who,
+		   uint64_t owner)
 {
-	/* close(2) drops the closer's record locks on the file. */
-	vfs_locks_release(f, f->m->lock_owner);
+	/* close(2) drops the closer's record locks on the file: fusebox's
+	 * own here, the server's through FLUSH's lock_owner. */
+	vfs_locks_release(f, owner);
 	if ((f->flags & O_PATH) || !S_ISREG(f->inode->type) ||
 	    (f->open_flags & FOPEN_NOFLUSH))
 		return 0;
-	return fuse_op_flush(f->m->conn, who, f->inode->nodeid, f->fh,
-			     f->m->lock_owner);
+	return fuse_op_flush(f->m->conn, who, f->inode->nodeid, f->fh, owner);
+}
+
+int vfs_file_drop_locks(struct vfs_file *f, const struct fuse_caller *who,
+			uint64_t owner)
+{
+	if (f->m->conn->lim.flags & FUSE_POSIX_LOCKS)
+		return vfs_file_flush(f, who, owner);
+	vfs_locks_release(f, owner);
+	return 0;
 }
 
 static uint32_t read_chunk(struct fuse_conn *c)
@@ -369,6 +386,15 @@ off_t vfs_lseek(struct vfs_file *f, const struct fuse_caller *who, off_t off,
 		break;
 	case SEEK_DATA:
 	case SEEK_HOLE:
+		if (S_ISDIR(f->inode->type)) {
+			/* Linux's generic llseek on the cached size: data up
+			 * to it, the hole at it, ENXIO from it on. */
+			err = vfs_getattr(f->m, who, f->inode, f, false, &st);
+			if (!err && (uint64_t)off >= (uint64_t)st.st_size)
+				err = -ENXIO;
+			np = whence == SEEK_DATA ? off : st.st_size;
+			break;
+		}
 		if (!S_ISREG(f->inode->type)) {
 			err = -EINVAL;
 			break;

@@ -295,7 +295,10 @@ int vfs_lock(struct vfs_file *f, const struct fuse_caller *who, int cmd,
 	     uint64_t owner, struct flock *fl)
 {
 	int acc = f->flags & O_ACCMODE;
-	bool remote = f->m->conn->lim.flags & FUSE_POSIX_LOCKS;
+	/* Linux's FUSE directory operations have no lock method: locks on
+	 * a directory stay local whatever was negotiated. */
+	bool remote = (f->m->conn->lim.flags & FUSE_POSIX_LOCKS) &&
+		      !S_ISDIR(f->inode->type);
 	int64_t s, e;
 	int err;
 
@@ -341,9 +344,12 @@ int vfs_flock(struct vfs_file *f, const struct fuse_caller *who, int op)
 	default:
 		return -EINVAL;
 	}
-	if (f->m->conn->lim.flags & FUSE_FLOCK_LOCKS)
+	if ((f->m->conn->lim.flags & FUSE_FLOCK_LOCKS) &&
+	    !S_ISDIR(f->inode->type)) {
+		__atomic_store_n(&f->remote_flock, true, __ATOMIC_RELAXED);
 		return remote_lock(f, who, cmd, owner, true, type, 0,
 				   OFFSET_MAX, 0, NULL);
+	}
 	/* Linux converts a held flock by dropping it first. */
 	if (type != F_UNLCK)
 		local_lock(f, F_SETLK, owner, true, F_UNLCK, 0, OFFSET_MAX, 0,

@@ -529,7 +529,7 @@ int vfs_create(struct vfs_mount *m, const struct fuse_caller *who,
 		return err;
 	err = install_new(m, dir, last->name, &eo, &ino);
 	if (err) {
-		fuse_op_release(m->conn, eo.nodeid, false, oo.fh, flags, 0,
+		fuse_op_release(m->conn, eo.nodeid, false, oo.fh, flags, 0, 0,
 				NULL, NULL);
 		return err;
 	}
@@ -636,7 +636,7 @@ int vfs_tmpfile(struct vfs_mount *m, const struct fuse_caller *who,
 	ino = vfs_inode_install(m, &eo, vfs_now());
 	vfs_unlock(m);
 	if (!ino) {
-		fuse_op_release(m->conn, eo.nodeid, false, oo.fh, flags, 0,
+		fuse_op_release(m->conn, eo.nodeid, false, oo.fh, flags, 0, 0,
 				NULL, NULL);
 		return -EIO;
 	}

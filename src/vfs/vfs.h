@@ -95,6 +95,7 @@ struct vfs_file {
 	off_t dbuf_start;	/* pos the buffered records start at */
 	bool dbuf_plus;		/* dbuf holds READDIRPLUS records */
 	int native_fd;		/* a FIFO: the local pipe (fifo.c), else -1 */
+	bool remote_flock;	/* the server holds a flock lock of it */
 };
 
 /* mount.c */
@@ -276,7 +277,13 @@ void vfs_file_get(struct vfs_file *f);
 /* Drops a reference; the last one sends RELEASE (without waiting). */
 void vfs_file_put(struct vfs_file *f);
 /* What close(2) of one descriptor does: FLUSH; its error is close's. */
-int vfs_file_flush(struct vfs_file *f, const struct fuse_caller *who);
+/* A close(2) by the process whose record locks are owner's. */
+int vfs_file_flush(struct vfs_file *f, const struct fuse_caller *who,
+		   uint64_t owner);
+/* Only the record-lock part of a close: owner's locks on the file go
+ * (the server's through a FLUSH when it keeps them). */
+int vfs_file_drop_locks(struct vfs_file *f, const struct fuse_caller *who,
+			uint64_t owner);
 ssize_t vfs_pread(struct vfs_file *f, const struct fuse_caller *who,
 		  void *buf, size_t count, off_t off);
 ssize_t vfs_read(struct vfs_file *f, const struct fuse_caller *who,
@@ -300,7 +307,12 @@ int vfs_mode_permission(const struct fuse_caller *who,
 int vfs_permission(struct vfs_mount *m, const struct fuse_caller *who,
 		   struct vfs_inode *ino, int mode);
 int vfs_may_delete(struct vfs_mount *m, const struct fuse_caller *who,
-		   struct vfs_inode *dir, struct vfs_inode *victim);
+		   struct vfs_inode *dir, struct vfs_inode *victim,
+		   bool isdir);
+int vfs_may_link(struct vfs_mount *m, const struct fuse_caller *who,
+		 struct vfs_inode *ino);
+int vfs_may_xattr(struct vfs_mount *m, const struct fuse_caller *who,
+		  struct vfs_inode *ino, const char *name, bool write);
 int vfs_may_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 		    struct vfs_inode *ino, struct fuse_setattr_in *in);
 int vfs_may_open(struct vfs_mount *m, const struct fuse_caller *who,
