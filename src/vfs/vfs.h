@@ -307,8 +307,7 @@ int vfs_mode_permission(const struct fuse_caller *who,
 int vfs_permission(struct vfs_mount *m, const struct fuse_caller *who,
 		   struct vfs_inode *ino, int mode);
 int vfs_may_delete(struct vfs_mount *m, const struct fuse_caller *who,
-		   struct vfs_inode *dir, struct vfs_inode *victim,
-		   bool isdir);
+		   struct vfs_inode *dir, struct vfs_inode *victim);
 int vfs_may_link(struct vfs_mount *m, const struct fuse_caller *who,
 		 struct vfs_inode *ino);
 int vfs_may_xattr(struct vfs_mount *m, const struct fuse_caller *who,
