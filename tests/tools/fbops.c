@@ -333,8 +333,15 @@ static long read_dir(int fd, size_t bufsize, char **names, int types)
 				/* libfuse's high-level servers hide an open
 				 * file that is unlinked under a name made of
 				 * its node id, which differs between runs. */
-				if (types && !strncmp(name, ".fuse_hidden", 12))
+				if (!strncmp(name, ".fuse_hidden", 12)) {
+					/* In a dump, after the closes: one the
+					 * server has not released yet. */
+					if (!types) {
+						off += reclen ? reclen : n;
+						continue;
+					}
 					name = ".fuse_hidden*";
+				}
 				names[count] = malloc(strlen(name) + 8);
 				sprintf(names[count++], types ? "%s:%u" : "%s",
 					name, (unsigned char)buf[off + 18]);
