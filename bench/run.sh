@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/run.sh BUILD_DIR - runs the read-only workloads of bench/fbbench.c
-# three ways and prints one table:
+# bench/run.sh BUILD_DIR - runs the workloads of bench/fbbench.c (read-only
+# ones on a prepared tree, then write ones) four ways and prints one table:
 #   fusebox      libfusebox driving libfuse's passthrough_ll (fb_spawn)
 #   kernel FUSE  the same server with the same options, mounted by the kernel
 #   tmpfs        the source directory itself, plain system calls
@@ -8,7 +8,11 @@
 #                `fusebox run`, where the same server mounts itself and
 #                fusebox serves the mount (bench/in-sandbox.sh)
 # Each cell is the median of FBBENCH_REPS runs (default 3) of FBBENCH_SECS
-# seconds each (default 2). The table also goes to BUILD_DIR/bench.md and
+# seconds each (default 2). FBBENCH_BIG_MIB (default 1024) sizes the file
+# the sequential rows read and write; FBBENCH_TREE (default
+# /usr/include/linux) is the tree the untar row extracts; FBBENCH_ONLY, a
+# grep -E pattern, keeps the rows whose workload or label matches it.
+# The table also goes to BUILD_DIR/bench.md and
 # every run's stderr to BUILD_DIR/bench.log. Without root or /dev/fuse the
 # kernel column says n/a and why. Everything it mounts or writes is removed
 # on exit, failure included.
@@ -22,6 +26,8 @@ server=$build/servers/passthrough_ll
 secs=${FBBENCH_SECS:-2}
 reps=${FBBENCH_REPS:-3}
 big_mib=${FBBENCH_BIG_MIB:-1024}
+tree=${FBBENCH_TREE:-/usr/include/linux}
+only=${FBBENCH_ONLY:-}
 out=$build/bench.md
 log=$build/bench.log
 
@@ -61,11 +67,13 @@ trap 'exit 130' INT TERM HUP
 : >"$log"
 work=$(mktemp -d /tmp/fusebox-bench.XXXXXX) || exit 1
 
-# The tree: a fresh tmpfs as root, else a directory in /dev/shm.
+# The tree: a fresh tmpfs as root, else a directory in /dev/shm. The write
+# workloads write there too (through each column's filesystem): room for
+# big, a second file of its size, and 64 MiB files.
 if [ "$(id -u)" = 0 ]; then
 	data=$work/src
 	mkdir "$data"
-	if mount -t tmpfs -o size=$((big_mib + 256))m,mode=0755 fusebox-bench "$data" 2>>"$log"; then
+	if mount -t tmpfs -o size=$((2 * big_mib + 512))m,mode=0755 fusebox-bench "$data" 2>>"$log"; then
 		data_is_tmpfs=1
 	else
 		rmdir "$data"
@@ -77,6 +85,15 @@ if [ -z "$data" ]; then
 fi
 echo "bench: preparing $data (10,000-entry directory, stat files, ${big_mib} MiB file)" >&2
 "$fbbench" prepare "$data" "$big_mib" 2>>"$log" || { echo "bench: prepare failed, see $log" >&2; exit 1; }
+
+# The untar row's archive, outside the tested filesystems: ustar, which
+# fbbench's own extractor (the libfusebox column) reads too.
+[ -d "$tree" ] || { echo "bench: $tree (FBBENCH_TREE) is not a directory" >&2; exit 1; }
+tree=$(cd "$tree" && pwd)
+tar --format=ustar -cf "$work/tree.tar" -C "$(dirname "$tree")" "$(basename "$tree")" 2>>"$log" ||
+	{ echo "bench: cannot archive $tree, see $log" >&2; exit 1; }
+tree_entries=$(tar -tf "$work/tree.tar" | wc -l)
+tree_mb=$(du -s --apparent-size --block-size=1 "$tree" | awk '{ printf "%.1f", $1 / 1e6 }')
 
 # Kernel FUSE: one mount per cache mode, the same server and options the
 # fusebox column uses.
@@ -104,13 +121,14 @@ fi
 [ -n "$kernel_reason" ] && echo "bench: kernel FUSE column n/a: $kernel_reason" >&2
 
 # One measurement: prints "rate=R,rate2=R2" from fbbench's result line,
-# or "error"/"hang" (details in the log). $1 backend (lib|kernel|tmpfs),
-# $2 cache mode, rest: fbbench options and workload.
+# or "error"/"hang" (details in the log). $1 backend (lib|run|kernel|tmpfs),
+# $2 cache mode, $3 seconds allowed beyond the usual limit, rest: fbbench
+# options and workload.
 measure() {
-	local backend=$1 cache=$2 line rc
-	shift 2
+	local backend=$1 cache=$2 extra=$3 line rc left
+	shift 3
 	local what="$*"
-	local limit=$(( ${secs%.*} * 5 + 25 ))
+	local limit=$(( ${secs%.*} * 5 + 25 + extra ))
 	local cmd=("$fbbench" -t "$secs")
 	case $backend in
 	lib)	set -- -v "$@" lib -- "$server" -f -o source="$data",cache="$cache" '{}' ;;
@@ -134,6 +152,14 @@ measure() {
 		echo error
 	else
 		tr ' ' '\n' <<<"$line" | grep -E '^rate2?=' | paste -sd,
+	fi
+	# A write workload removes its write.PID before it reports; one
+	# that stopped early leaves it, and the next run must not see it.
+	left=$(cd "$data" && ls -d write.* 2>/dev/null | paste -sd' ')
+	if [ -n "$left" ]; then
+		[ $rc = 0 ] && [ -n "$line" ] &&
+			echo "- $backend, cache=$cache, $what: finished but left $left behind" >>"$work/notes"
+		(cd "$data" && rm -rf write.*)
 	fi
 }
 
@@ -163,7 +189,8 @@ ratio() {
 	esac
 }
 
-# Rows: label | unit | cache mode | field | fbbench options and workload
+# Rows: label | unit | cache mode | field | fbbench options and workload |
+# seconds allowed beyond the usual limit (the rows of fixed work).
 rows=(
 	"stat, uncached (1,000 files in turn)|ops/s|never|rate|stat-uncached"
 	"stat, cached (one file again and again)|ops/s|always|rate|stat-cached"
@@ -173,6 +200,13 @@ rows=(
 	"sequential read ${big_mib} MiB, 1 MiB blocks|MB/s|never|rate|seqread"
 	"sequential re-read ${big_mib} MiB, 1 MiB blocks, after one warm pass|MB/s|always|rate|-w seqread"
 	"random 4 KiB pread over ${big_mib} MiB|ops/s|never|rate|randread"
+	"create 10,000 files of 100 B (open O_CREAT, write, close)|files/s|never|rate|create-delete|120"
+	"delete them (unlink)|files/s|never|rate2|create-delete|120"
+	"sequential write ${big_mib} MiB, 1 MiB writes, fsync|MB/s|never|rate|-b $big_mib seqwrite|$((big_mib / 10))"
+	"random 4 KiB pwrite over 64 MiB|ops/s|never|rate|randwrite|20"
+	"random 4 KiB pwrite over 64 MiB|MB/s|never|rate2|randwrite|20"
+	"untar $tree ($tree_entries entries, $tree_mb MB)|files/s|never|rate|-a $work/tree.tar untar|60"
+	"re-read 64 MiB just written and read once, 1 MiB reads|MB/s|always|rate|reread|20"
 )
 
 # Runs are keyed by backend, cache mode and workload, so the listings/s
@@ -183,7 +217,10 @@ declare -A runs_of
 table=()
 start=$(date +%s)
 for row in "${rows[@]}"; do
-	IFS='|' read -r label unit cache fname wl <<<"$row"
+	IFS='|' read -r label unit cache fname wl extra <<<"$row"
+	if [ -n "$only" ] && ! grep -qE -- "$only" <<<"$wl|$label"; then
+		continue
+	fi
 	backends=(lib run tmpfs)
 	[ -z "$kernel_reason" ] && backends=(lib run kernel tmpfs)
 	todo=()
@@ -196,7 +233,7 @@ for row in "${rows[@]}"; do
 			key="$backend|$cache|$wl"
 			case ${runs_of[$key]:-} in *error*|*hang*) continue ;; esac
 			# shellcheck disable=SC2086
-			runs_of[$key]="${runs_of[$key]:-} $(measure "$backend" "$cache" $wl)"
+			runs_of[$key]="${runs_of[$key]:-} $(measure "$backend" "$cache" "${extra:-0}" $wl)"
 		done
 	done
 	declare -A med=([kernel]=n/a [run]=n/a)
@@ -224,8 +261,10 @@ elapsed=$(( $(date +%s) - start ))
 	echo
 	echo "Server: libfuse example passthrough_ll -f -o source=DIR,cache=MODE (the"
 	echo "same binary and options for the fusebox and kernel FUSE columns);"
-	echo "DIR is $([ $data_is_tmpfs = 1 ] && echo "a fresh tmpfs" || echo "a directory in /dev/shm"), which the tmpfs column reads directly."
-	echo "Each cell: median of $reps runs of ${secs} s. Higher is better;"
+	echo "DIR is $([ $data_is_tmpfs = 1 ] && echo "a fresh tmpfs" || echo "a directory in /dev/shm"), which the tmpfs column reads directly;"
+	echo "the write rows write into a fresh directory in it, through each column's path."
+	echo "Each cell: median of $reps runs of ${secs} s (the create/delete, sequential"
+	echo "write and untar rows: whole rounds, at least one). Higher is better;"
 	echo "fusebox/kernel above 1 means fusebox is faster. The fusebox run column"
 	echo "is fbbench's own system calls (as on the kernel mount) inside"
 	echo "\`fusebox run\`, where the server mounts itself; its time includes"
