@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <time.h>
 #include <sys/types.h>
 
@@ -201,6 +202,24 @@ ssize_t fb_copy_file_range(struct fb_fs *fs, int fd_in, off_t *off_in,
 int fb_fcntl_lock(struct fb_fs *fs, int fd, int cmd, struct flock *lk);
 /* As flock(2): LOCK_SH, LOCK_EX, LOCK_UN, | LOCK_NB. */
 int fb_flock(struct fb_fs *fs, int fd, int op);
+
+/* As ioctl(2). The command's _IOC encoding says how many bytes of *arg
+ * go to the server (_IOC_WRITE) and come back (_IOC_READ), as Linux's
+ * restricted FUSE ioctl; commands without that encoding move no data
+ * (arg is passed as a number only), except those Linux answers without
+ * the server: FIONREAD, FIOQSIZE, FIGETBSZ, FIONBIO, FIOASYNC, FIBMAP,
+ * FIOCLEX/FIONCLEX (no effect). Returns what the server's handler
+ * returned (0 or more, or its -errno), -ENOTTY where it has no ioctl. */
+int fb_ioctl(struct fb_fs *fs, int fd, unsigned long cmd, void *arg);
+/* As poll(2) over descriptors of fs: events and revents as there
+ * (POLLERR, POLLHUP and POLLNVAL always reported). The server answers
+ * POLL for each descriptor; while none is ready the call sleeps until
+ * the server sends a NOTIFY_POLL for one of them or timeout_ms passes
+ * (-1: no limit, 0: do not sleep). Servers without POLL make every file
+ * readable and writable, as on Linux. Returns how many descriptors have
+ * revents, 0 on timeout. */
+int fb_poll(struct fb_fs *fs, struct pollfd *fds, nfds_t nfds,
+	    int timeout_ms);
 
 #ifdef __cplusplus
 }

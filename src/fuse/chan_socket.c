@@ -41,6 +41,12 @@ static void wake(struct sock_chan *s)
 	}
 }
 
+/* Set while this thread is in sock_kick: a request completed there
+ * (fuse_conn_sent) may run a done callback that queues another request
+ * (a RELEASE's answer lets its inode go, which queues a FORGET). Such a
+ * nested kick returns at once; the loop below picks the request up. */
+static __thread bool kicking;
+
 static void sock_kick(struct fuse_chan *ch)
 {
 	struct sock_chan *s = (struct sock_chan *)ch;
@@ -48,6 +54,9 @@ static void sock_kick(struct fuse_chan *ch)
 	struct fuse_req *req;
 	int broken = 0;
 
+	if (kicking)
+		return;
+	kicking = true;
 	pthread_mutex_lock(&s->send_lock);
 	while (!s->want_out && !s->stopping &&
 	       (req = fuse_conn_next_request(s->conn))) {
@@ -79,6 +88,7 @@ static void sock_kick(struct fuse_chan *ch)
 		}
 	}
 	pthread_mutex_unlock(&s->send_lock);
+	kicking = false;
 	if (broken) {
 		char why[128];
 

@@ -128,7 +128,7 @@ struct fuse_conn {
 	bool no_open, no_opendir, no_access, no_flush, no_getxattr,
 	     no_listxattr, no_lseek, no_readdirplus, no_create, no_tmpfile,
 	     no_rename2, no_setxattr, no_removexattr, no_fsync, no_fsyncdir,
-	     no_syncfs, no_fallocate, no_copy_file_range;
+	     no_syncfs, no_fallocate, no_copy_file_range, no_poll;
 
 	struct fuse_init_in init_in;
 	struct fuse_init_out init_out;

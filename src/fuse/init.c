@@ -24,8 +24,8 @@
 #define OFFERED_READAHEAD (128u * 1024)
 
 /* Capabilities fusebox implements in this version. Others (writeback
- * cache, splice, ioctl on directories, ...) come with the features that
- * use them and are not offered before. */
+ * cache, splice, ...) come with the features that use them and are not
+ * offered before. */
 static const uint64_t offered_flags =
 	FUSE_ASYNC_READ | FUSE_EXPORT_SUPPORT | FUSE_BIG_WRITES |
 	FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
@@ -36,7 +36,11 @@ static const uint64_t offered_flags =
 	 * that creates (fuse-overlayfs refuses INIT without this). */
 	FUSE_DONT_MASK |
 	/* INVAL_ENTRY may only expire an entry (notify.c). */
-	FUSE_HAS_EXPIRE_ONLY;
+	FUSE_HAS_EXPIRE_ONLY |
+	/* ioctl(2) on a directory goes to the server as IOCTL with
+	 * FUSE_IOCTL_DIR (vfs/ioctl.c). Linux always offers this; libfuse
+	 * answers such an IOCTL ENOTTY unless it was offered. */
+	FUSE_HAS_IOCTL_DIR;
 
 /* Linux caps max_background for servers without CAP_SYS_ADMIN at
  * RAM / 8 KiB / 392 (the size of one request), at most 65535. */

@@ -129,6 +129,30 @@ int fuse_op_lock(struct fuse_conn *c, const struct fuse_caller *who,
 		 uint32_t opcode, uint64_t nodeid, uint64_t fh,
 		 uint64_t owner, bool flock, struct fuse_file_lock *lk);
 
+/* ops_ioctl.c. A restricted IOCTL: in_size bytes of in go with the
+ * request, at most out_size bytes of the answer land in out (out_len says
+ * how many). Returns the server's result (any int, as ioctl(2) returns
+ * it) or a negative errno; ENOSYS becomes ENOTTY, as Linux. */
+struct fuse_ioctl_args {
+	uint64_t fh;
+	uint32_t flags;		/* FUSE_IOCTL_DIR, FUSE_IOCTL_32BIT */
+	uint32_t cmd;
+	uint64_t arg;		/* the caller's argument, as it passed it */
+	const void *in;
+	uint32_t in_size;
+	void *out;
+	uint32_t out_size;
+	uint32_t out_len;	/* out */
+};
+long fuse_op_ioctl(struct fuse_conn *c, const struct fuse_caller *who,
+		   uint64_t nodeid, struct fuse_ioctl_args *a);
+/* POLL: *revents gets the events the file has now. notify asks the
+ * server for a NOTIFY_POLL naming kh when that changes. -ENOSYS is
+ * remembered (no_poll). */
+int fuse_op_poll(struct fuse_conn *c, const struct fuse_caller *who,
+		 uint64_t nodeid, uint64_t fh, uint64_t kh, bool notify,
+		 uint32_t events, uint32_t *revents);
+
 /* validate.c */
 bool fuse_attr_valid(const struct fuse_attr *a);
 /* A LOOKUP answer: 0, or -EIO if it is not one a child may have. */

@@ -43,6 +43,7 @@ void sbx_mount_put(struct sbx *sb, struct sbx_mount *mt)
 	if (__atomic_sub_fetch(&mt->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	/* Detached and unused: nothing can reach it any more. */
+	sbx_vpoll_mount_end(mt);
 	fb_unmount(mt->fs);
 	free(mt->path);
 	free(mt);
@@ -215,6 +216,8 @@ long sbx_sys_mount(struct sbx_call *c)
 		free(mt);
 		return err;
 	}
+	/* NOTIFY_POLL updates pipe placeholders (vpoll.c). */
+	sbx_vpoll_mount_init(sb, mt);
 	mt->pathlen = strlen(mt->path);
 	mt->under_dev = st.st_dev;
 	mt->under_ino = st.st_ino;
@@ -294,7 +297,15 @@ long sbx_sys_umount2(struct sbx_call *c)
 		sbx_target_put(sb, &t);
 		return -EAGAIN;
 	}
-	/* Busy: anything but the table and this call refers to it. */
+	/* Busy: anything but the table and this call refers to it. A
+	 * process that just exited may still hold a cwd or open file here
+	 * until the reaper and inotify threads notice: settle both first,
+	 * as Linux has released them by the time wait(2) returns. */
+	if (!(flags & (MNT_DETACH | MNT_FORCE)) &&
+	    __atomic_load_n(&mt->refs, __ATOMIC_RELAXED) > 2) {
+		sbx_procs_reap(sb, 0);
+		sbx_vfile_drain(sb, true);
+	}
 	if (!(flags & (MNT_DETACH | MNT_FORCE)) &&
 	    __atomic_load_n(&mt->refs, __ATOMIC_RELAXED) > 2) {
 		sbx_target_put(sb, &t);

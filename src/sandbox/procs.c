@@ -186,39 +186,44 @@ int sbx_cwd_set(struct sbx_call *c, struct sbx_cwd *cwd)
 	return 0;
 }
 
+int sbx_procs_reap(struct sbx *sb, int timeout_ms)
+{
+	struct epoll_event ev[64];
+	int n = epoll_wait(sb->epoll, ev, 64, timeout_ms);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		pid_t tid = ev[i].data.fd;
+		struct sbx_proc *p = NULL;
+
+		pthread_mutex_lock(&sb->lock);
+		for (struct sbx_proc **pp = &sb->procs; *pp;
+		     pp = &(*pp)->next)
+			if ((*pp)->tid == tid) {
+				p = *pp;
+				*pp = p->next;
+				break;
+			}
+		if (p && p->cwd)
+			sb->n_vcwd--;
+		pthread_mutex_unlock(&sb->lock);
+		if (!p)
+			continue;
+		epoll_ctl(sb->epoll, EPOLL_CTL_DEL, p->pidfd, NULL);
+		close(p->pidfd);
+		sbx_cwd_put(sb, p->cwd);
+		free(p);
+	}
+	return n;
+}
+
 void *sbx_reaper_thread(void *arg)
 {
 	struct sbx *sb = arg;
-	struct epoll_event ev[64];
 
-	for (;;) {
-		int n = epoll_wait(sb->epoll, ev, 64, 500);
-
-		if (n < 0 && errno != EINTR)
-			break;
-		for (int i = 0; i < n; i++) {
-			pid_t tid = ev[i].data.fd;
-			struct sbx_proc *p = NULL;
-
-			pthread_mutex_lock(&sb->lock);
-			for (struct sbx_proc **pp = &sb->procs; *pp;
-			     pp = &(*pp)->next)
-				if ((*pp)->tid == tid) {
-					p = *pp;
-					*pp = p->next;
-					break;
-				}
-			if (p && p->cwd)
-				sb->n_vcwd--;
-			pthread_mutex_unlock(&sb->lock);
-			if (!p)
-				continue;
-			epoll_ctl(sb->epoll, EPOLL_CTL_DEL, p->pidfd, NULL);
-			close(p->pidfd);
-			sbx_cwd_put(sb, p->cwd);
-			free(p);
-		}
-	}
+	while (sbx_procs_reap(sb, 500) >= 0)
+		;
 	return NULL;
 }
 

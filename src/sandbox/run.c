@@ -272,6 +272,7 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 	pthread_mutex_init(&sb->ino_lock, NULL);
 	pthread_cond_init(&sb->ino_cv, NULL);
 	pthread_cond_init(&sb->wcv, NULL);
+	pthread_mutex_init(&sb->vpoll_lock, NULL);
 	sb->max_workers = MAX_WORKERS;
 	sb->next_mnt_id = 0;
 	/* Servers that daemonize become our children, so that we can see

@@ -9,7 +9,8 @@
  *    SOCK_SEQPACKET socketpair; fusebox's FUSE client speaks on the other.
  *  - sbx_mount: a device attached at a path by mount(2).
  *  - sbx_vfile: a descriptor a sandboxed process holds on a file of a
- *    mount. The process holds a placeholder (an empty memfd) at a number
+ *    mount. The process holds a placeholder (an empty memfd, or a pipe
+ *    whose readiness is the file's: vpoll.c) at a number
  *    in the trapped window [SBX_VFD_LO, SBX_VFD_HI); the supervisor finds
  *    the vfile by the placeholder's inode number, so fork, dup by the
  *    kernel, SCM_RIGHTS and exec need no bookkeeping. The last close of
@@ -19,7 +20,9 @@
  *
  * Locking: sb->lock guards the mount, device, vfile and proc tables and
  * the reference counts in them. It is never held across a request to a
- * server, nor across a call into the VFS.
+ * server, nor across a call into the VFS. vpoll.c adds two leaves:
+ * sb->vpoll_lock (taken under sb->lock) and each mount's vpoll_lock
+ * (taken on the receiving thread under the VFS's poll_lock).
  */
 #ifndef FUSEBOX_SANDBOX_H
 #define FUSEBOX_SANDBOX_H
@@ -83,12 +86,29 @@ struct sbx_mount {
 	char fstype[80];
 	unsigned refs;		/* table + vfiles + cwds + calls in flight */
 	bool detached;
+	/* vpoll.c: NOTIFY_POLL wakeups of this mount (vpoll_lock) and the
+	 * thread that answers them, started with the first pipe
+	 * placeholder. */
+	struct sbx *sb;
+	pthread_mutex_t vpoll_lock;
+	pthread_cond_t vpoll_cv;
+	struct sbx_vpoll_wake *vpoll_queue;
+	pthread_t vpoll_thread;
+	bool vpoll_started, vpoll_stop;
 };
 
 struct sbx_vfile {
 	struct sbx_vfile *next;
-	ino_t ph_ino;		/* the placeholder's inode */
+	dev_t ph_dev;		/* the placeholder's inode */
+	ino_t ph_ino;
 	int memfd;		/* our own description of the placeholder */
+	/* A pipe placeholder (vpoll.c): our end, -1 for a memfd; the
+	 * placeholder's access mode, its level and the POLL answer it
+	 * shows (sb->vpoll_lock). */
+	int ctl;
+	int ph_acc;
+	int level;
+	uint64_t ticket;
 	int wd;			/* inotify watch on it */
 	struct sbx_mount *mnt;	/* referenced */
 	struct vfs_file *f;	/* referenced */
@@ -137,6 +157,10 @@ struct sbx {
 	struct sbx_device *devices;
 	struct sbx_vfile *vfiles;
 	dev_t memfd_dev;	/* st_dev of placeholders (0: none made) */
+	dev_t pipe_dev;		/* st_dev of pipe placeholders (vpoll.c) */
+	/* vpoll.c: guards the levels of pipe placeholders; numbers POLLs. */
+	pthread_mutex_t vpoll_lock;
+	uint64_t vpoll_ticket;
 	/* Close events of placeholders: taken and handled (vfd.c). */
 	pthread_mutex_t ino_lock;
 	pthread_cond_t ino_cv;
@@ -258,7 +282,37 @@ void *sbx_inotify_thread(void *arg);
  * mount, so that a program's close(2) is seen by the server first. */
 void sbx_vfile_settle(struct sbx *sb);
 long sbx_sys_close(struct sbx_call *c);
+/* procs.c: forget the threads that ended (waits up to timeout_ms for
+ * one); the reaper thread loops on it. */
+int sbx_procs_reap(struct sbx *sb, int timeout_ms);
 void sbx_vfile_drain(struct sbx *sb, bool wait);
+
+/* vpoll.c: placeholders whose readiness is the file's, for poll,
+ * select and epoll without trapping them. */
+struct sbx_vpoll_probe {
+	uint64_t seq, ticket;
+	unsigned events;
+};
+/* At open: whether f's server answers POLL; p holds its answer. */
+bool sbx_vpoll_probe(struct sbx_call *c, struct vfs_file *f,
+		     struct sbx_vpoll_probe *p);
+/* Make v's pipe (v->ctl) showing p's answer; returns the placeholder
+ * descriptor to send, or a negative errno. */
+int sbx_vpoll_placeholder(struct sbx_vfile *v,
+			  const struct sbx_vpoll_probe *p);
+/* Once v is in the table. */
+void sbx_vpoll_installed(struct sbx_call *c, struct sbx_vfile *v,
+			 const struct sbx_vpoll_probe *p);
+/* After a call that may change what v's file has (read, write, ioctl). */
+void sbx_vpoll_after(struct sbx_call *c, struct sbx_vfile *v);
+void sbx_vpoll_refresh(struct sbx *sb, struct sbx_vfile *v,
+		       const struct fuse_caller *who);
+/* The VFS hook for NOTIFY_POLL (ctx = the mount). */
+void sbx_vpoll_wake(void *ctx, struct vfs_file *f);
+/* A new mount's wakeup queue and hook; at its end, after its last
+ * reference, the hook goes and its thread (if any) ends. */
+void sbx_vpoll_mount_init(struct sbx *sb, struct sbx_mount *mt);
+void sbx_vpoll_mount_end(struct sbx_mount *mt);
 
 /* procs.c */
 /* The cwd of the caller when it lies in a mount, referenced; NULL. */

@@ -83,6 +83,8 @@ static long read_into(struct sbx_call *c, struct sbx_vfile *v,
 		}
 	}
 	free(buf);
+	/* Before the caller returns: its next poll sees what is left. */
+	sbx_vpoll_after(c, v);
 	return n;
 }
 
@@ -180,6 +182,7 @@ static long write_from(struct sbx_call *c, struct sbx_vfile *v,
 	else
 		n = vfs_pwrite(v->f, sbx_who(c), buf, count, off);
 	free(buf);
+	sbx_vpoll_after(c, v);
 	return n;
 }
 
@@ -593,6 +596,38 @@ long sbx_sys_mmap(struct sbx_call *c)
 	return r ? r : SBX_CONTINUE;
 }
 
+/* ioctl(2): the argument moves as Linux moves it for the command
+ * (vfs_ioctl_sizes), through a copy: nothing is written back unless the
+ * server answered. */
+static long file_ioctl(struct sbx_call *c, struct sbx_vfile *v, unsigned cmd,
+		       uint64_t arg)
+{
+	size_t in, out, got = 0;
+	char *buf = NULL;
+	long r;
+
+	vfs_ioctl_sizes(v->f, cmd, &in, &out);
+	if (in || out) {
+		buf = calloc(1, in > out ? in : out);
+		if (!buf)
+			return -ENOMEM;
+		if (sbx_read_mem(c, arg, buf, in)) {
+			free(buf);
+			return -EFAULT;
+		}
+	}
+	r = vfs_ioctl(v->f, sbx_who(c), cmd, arg, buf, in, buf, out, &got);
+	if (got) {
+		int err = sbx_write_mem(c, arg, buf, got);
+
+		if (err)
+			r = err;
+	}
+	free(buf);
+	sbx_vpoll_after(c, v);
+	return r;
+}
+
 long sbx_sys_fd_other(struct sbx_call *c)
 {
 	const __u64 *a = c->n->data.args;
@@ -601,24 +636,13 @@ long sbx_sys_fd_other(struct sbx_call *c)
 
 	switch (c->n->data.nr) {
 	case __NR_ioctl:
-		if ((unsigned)a[1] == FIONREAD) {
-			struct stat st;
-			int avail = 0;
-
-			r = vfs_getattr(v->mnt->fs->m, sbx_who(c),
-					v->f->inode, v->f, false, &st);
-			if (!r) {
-				if (st.st_size > v->f->pos)
-					avail = (int)(st.st_size - v->f->pos);
-				r = sbx_write_mem(c, a[2], &avail,
-						  sizeof(avail));
-			}
-		} else if ((unsigned)a[1] == FIOCLEX ||
-			   (unsigned)a[1] == FIONCLEX) {
-			r = SBX_CONTINUE;
-		} else {
-			r = -ENOTTY; /* FUSE_IOCTL comes with read-write */
-		}
+		if (v->f->flags & O_PATH)
+			r = -EBADF; /* ioctl(2) does not see O_PATH files */
+		else if ((unsigned)a[1] == FIOCLEX ||
+			 (unsigned)a[1] == FIONCLEX)
+			r = SBX_CONTINUE; /* the descriptor's own flag */
+		else
+			r = file_ioctl(c, v, (unsigned)a[1], a[2]);
 		break;
 	case __NR_fsync:
 	case __NR_fdatasync:

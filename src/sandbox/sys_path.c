@@ -733,9 +733,15 @@ long sbx_enter_dir(struct sbx_call *c, struct sbx_mount *mt,
 		   struct vfs_inode *ino, const char *path)
 {
 	struct sbx_cwd *cwd;
+	int err;
 
 	if (!S_ISDIR(ino->type))
 		return -ENOTDIR;
+	/* MAY_EXEC|MAY_CHDIR: the mode bits under default_permissions,
+	 * else the server's ACCESS, as Linux's fuse_permission. */
+	err = vfs_access(mt->fs->m, sbx_who(c), ino, X_OK);
+	if (err)
+		return err;
 	cwd = calloc(1, sizeof(*cwd));
 	if (!cwd || !(cwd->path = strdup(path))) {
 		free(cwd);

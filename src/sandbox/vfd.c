@@ -12,6 +12,9 @@
  *
  * The memfd stays empty while every access is trapped. It is filled with
  * the file's data only for mmap (materialize), which then runs natively.
+ * A file whose server answers POLL gets a pipe instead (vpoll.c), so that
+ * poll, select and epoll on it run natively and see the file's state;
+ * such a file cannot be mapped (ENODEV).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +33,7 @@
 #include "sandbox/sandbox.h"
 
 #define FILL_CHUNK (1024 * 1024)
+#define RELEASE_WAIT_MS 1000
 
 static void vfile_free(struct sbx *sb, struct sbx_vfile *v)
 {
@@ -43,12 +47,19 @@ static void vfile_free(struct sbx *sb, struct sbx_vfile *v)
 			vfs_file_flush(v->f, &v->who, v->lock_owners[i]);
 		if (!v->n_lock_owners)
 			vfs_file_flush(v->f, &v->who, v->mnt->fs->m->lock_owner);
-		vfs_file_put(v->f);
+		/* Until the server has answered the RELEASE (at most
+		 * RELEASE_WAIT_MS): the program's next call on a mount waits
+		 * for this (sbx_vfile_settle), so a rename or unlink after a
+		 * close finds the file released, not hidden as still open
+		 * (.fuse_hidden) by a server that took the two at once. */
+		vfs_file_put_wait(v->f, RELEASE_WAIT_MS);
 	}
 	if (v->wd >= 0)
 		inotify_rm_watch(sb->inotify, v->wd);
 	if (v->memfd >= 0)
 		close(v->memfd);
+	if (v->ctl >= 0)
+		close(v->ctl);
 	free(v->path);
 	free(v);
 	sbx_mount_put(sb, mt);
@@ -86,14 +97,15 @@ struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd)
 	char p[64];
 
 	if ((fd < SBX_VFD_LO && (fd < 0 || fd >= SBX_LOW_HI)) ||
-	    fd >= SBX_VFD_HI || !sb->memfd_dev)
+	    fd >= SBX_VFD_HI || (!sb->memfd_dev && !sb->pipe_dev))
 		return NULL;
 	snprintf(p, sizeof(p), "/proc/%d/fd/%d", c->tid, fd);
-	if (stat(p, &st) < 0 || st.st_dev != sb->memfd_dev)
+	if (stat(p, &st) < 0 ||
+	    (st.st_dev != sb->memfd_dev && st.st_dev != sb->pipe_dev))
 		return NULL;
 	pthread_mutex_lock(&sb->lock);
 	for (struct sbx_vfile *v = sb->vfiles; v; v = v->next)
-		if (v->ph_ino == st.st_ino) {
+		if (v->ph_ino == st.st_ino && v->ph_dev == st.st_dev) {
 			found = v;
 			__atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
 			break;
@@ -109,6 +121,7 @@ long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
 	struct sbx *sb = c->sb;
 	struct sbx_vfile *v = calloc(1, sizeof(*v));
 	const char *base = strrchr(path, '/');
+	struct sbx_vpoll_probe probe;
 	char p[64], name[80];
 	struct stat st;
 	int ph = -1;
@@ -138,25 +151,42 @@ long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
 		return -ENOMEM;
 	}
 	v->wd = -1;
+	v->memfd = v->ctl = -1;
 	v->f = f;
 	v->mnt = mt;
 	sbx_mount_get(mt);
 	v->who = *sbx_who(c);
 	v->path = strdup(path);
 	v->refs = 1;
-	snprintf(name, sizeof(name), "fusebox:%s", base ? base + 1 : path);
-	v->memfd = memfd_create(name, MFD_CLOEXEC);
-	if (v->memfd < 0 || !v->path) {
-		r = v->memfd < 0 ? -errno : -ENOMEM;
+	if (!v->path) {
+		r = -ENOMEM;
 		goto fail;
 	}
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", v->memfd);
-	ph = open(p, O_RDONLY | O_CLOEXEC);
+	if (sbx_vpoll_probe(c, f, &probe)) {
+		/* The server polls: a pipe shows what the file has. */
+		ph = sbx_vpoll_placeholder(v, &probe);
+		if (ph < 0) {
+			r = ph;
+			goto fail;
+		}
+	} else {
+		snprintf(name, sizeof(name), "fusebox:%s",
+			 base ? base + 1 : path);
+		v->memfd = memfd_create(name, MFD_CLOEXEC);
+		if (v->memfd < 0) {
+			r = -errno;
+			goto fail;
+		}
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", v->memfd);
+		ph = open(p, O_RDONLY | O_CLOEXEC);
+	}
 	if (ph < 0 || fstat(ph, &st) < 0) {
 		r = -errno;
 		goto fail;
 	}
+	v->ph_dev = st.st_dev;
 	v->ph_ino = st.st_ino;
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", ph);
 	v->wd = inotify_add_watch(sb->inotify, p, IN_CLOSE_NOWRITE |
 						     IN_CLOSE_WRITE);
 	if (v->wd < 0) {
@@ -164,10 +194,15 @@ long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
 		goto fail;
 	}
 	pthread_mutex_lock(&sb->lock);
-	sb->memfd_dev = st.st_dev;
+	if (v->ctl >= 0)
+		sb->pipe_dev = st.st_dev;
+	else
+		sb->memfd_dev = st.st_dev;
 	v->next = sb->vfiles;
 	sb->vfiles = v;
 	pthread_mutex_unlock(&sb->lock);
+	if (v->ctl >= 0)
+		sbx_vpoll_installed(c, v, &probe);
 	if (at_fd >= 0)
 		r = sbx_send_fd_at(c, ph, at_fd, cloexec);
 	else
@@ -221,6 +256,8 @@ int sbx_vfile_materialize(struct sbx_call *c, struct sbx_vfile *v)
 
 	if (__atomic_load_n(&v->materialized, __ATOMIC_ACQUIRE))
 		return 0;
+	if (v->memfd < 0)
+		return -ENODEV; /* a pipe placeholder (vpoll.c) */
 	if (ftruncate(v->memfd, 0) < 0)
 		return -errno;
 	err = fill(c, v->f, v->memfd);
@@ -326,7 +363,16 @@ void sbx_vfile_drain(struct sbx *sb, bool wait)
  * the server itself is answering. */
 void sbx_vfile_settle(struct sbx *sb)
 {
-	if (__atomic_load_n(&sb->vfiles, __ATOMIC_RELAXED))
+	bool busy;
+
+	/* Placeholders exist, or closes another thread took are still
+	 * being handled: the last placeholder leaves the table before its
+	 * FLUSH and RELEASE go out. Both change together under ino_lock. */
+	pthread_mutex_lock(&sb->ino_lock);
+	busy = __atomic_load_n(&sb->vfiles, __ATOMIC_RELAXED) ||
+	       sb->ino_taken != sb->ino_done;
+	pthread_mutex_unlock(&sb->ino_lock);
+	if (busy)
 		sbx_vfile_drain(sb, true);
 }
 

@@ -64,29 +64,11 @@ int vfs_access(struct vfs_mount *m, const struct fuse_caller *who,
 	return fuse_op_access(m->conn, who, ino->nodeid, mode);
 }
 
-/* Linux's xattr_permission: trusted.* is root's (invisible to others);
- * user.* belongs to regular files and directories only; then read or
- * write permission on the node (under default_permissions). */
-static int xattr_permission(struct vfs_mount *m,
-			    const struct fuse_caller *who,
-			    struct vfs_inode *ino, const char *name,
-			    bool write)
-{
-	if (!strncmp(name, "trusted.", 8) && who->uid != 0)
-		return write ? -EPERM : -ENODATA;
-	if (!strncmp(name, "user.", 5)) {
-		if (!S_ISREG(ino->type) && !S_ISDIR(ino->type))
-			return write ? -EPERM : -ENODATA;
-		return vfs_permission(m, who, ino, write ? W_OK : R_OK);
-	}
-	return 0;
-}
-
 ssize_t vfs_getxattr(struct vfs_mount *m, const struct fuse_caller *who,
 		     struct vfs_inode *ino, const char *name, void *buf,
 		     size_t size)
 {
-	int err = xattr_permission(m, who, ino, name, false);
+	int err = vfs_may_xattr(m, who, ino, name, false);
 
 	if (err)
 		return err;
@@ -110,7 +92,7 @@ int vfs_setxattr(struct vfs_mount *m, const struct fuse_caller *who,
 		return -EINVAL;
 	if (m->read_only)
 		return -EROFS;
-	err = xattr_permission(m, who, ino, name, true);
+	err = vfs_may_xattr(m, who, ino, name, true);
 	if (!err)
 		err = fuse_op_setxattr(m->conn, who, ino->nodeid, name, value,
 				       size, flags);
@@ -123,7 +105,7 @@ int vfs_removexattr(struct vfs_mount *m, const struct fuse_caller *who,
 		    struct vfs_inode *ino, const char *name)
 {
 	int err = m->read_only ? -EROFS
-			       : xattr_permission(m, who, ino, name, true);
+			       : vfs_may_xattr(m, who, ino, name, true);
 
 	if (!err)
 		err = fuse_op_removexattr(m->conn, who, ino->nodeid, name);

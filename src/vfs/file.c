@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vfs/vfs.h"
@@ -124,29 +125,73 @@ void vfs_file_get(struct vfs_file *f)
 	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
 }
 
-/* RELEASE answered (or the connection is gone). This may run inside the
- * transport's send path, so a FORGET it causes is only queued: the next
- * vfs_unlock() sends it. */
-static void released(void *ctx)
+/* A RELEASE that vfs_file_put_wait waits for; freed by the last of the
+ * answer and the waiter (under m->lock). */
+struct release_wait {
+	struct vfs_inode *ino;
+	bool done;
+	unsigned refs;
+};
+
+/* RELEASE answered (or the connection is gone). The FORGET this may
+ * cause goes out now, as Linux forgets an unlinked file at its last
+ * close (the server frees its space then); the transport tolerates a
+ * send from inside its own send path. It is sent while releases still
+ * counts this RELEASE, so that vfs_mount_free (and the connection's
+ * end after it) waits; nothing of m is touched after the last unlock. */
+static void release_done(struct vfs_inode *ino, struct release_wait *w)
 {
-	struct vfs_inode *ino = ctx;
 	struct vfs_mount *m = ino->mount;
+	struct fuse_forget_one *forgets = NULL;
+	size_t n;
+	bool wake;
 
 	pthread_mutex_lock(&m->lock);
 	vfs_inode_put_locked(m, ino);
-	if (--m->releases == 0)
+	n = m->n_forgets;
+	if (n) {
+		forgets = m->forgets;
+		m->forgets = NULL;
+		m->n_forgets = m->cap_forgets = 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (n)
+		fuse_op_forget_batch(m->conn, forgets, n);
+	free(forgets);
+	pthread_mutex_lock(&m->lock);
+	wake = --m->releases == 0;
+	if (w) {
+		w->done = wake = true;
+		if (--w->refs == 0)
+			free(w);
+	}
+	if (wake)
 		pthread_cond_broadcast(&m->lock_cv);
 	pthread_mutex_unlock(&m->lock);
 }
 
-void vfs_file_put(struct vfs_file *f)
+static void released(void *ctx)
+{
+	release_done(ctx, NULL);
+}
+
+static void released_waited(void *ctx)
+{
+	struct release_wait *w = ctx;
+
+	release_done(w->ino, w);
+}
+
+static void file_put(struct vfs_file *f, int wait_ms)
 {
 	struct vfs_mount *m = f->m;
+	struct release_wait *w = NULL;
 
 	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	/* OFD and flock locks belong to the open file and end with it. */
 	vfs_locks_release(f, (uint64_t)(uintptr_t)f);
+	vfs_poll_forget(f);
 	if (f->has_fh) {
 		/* As Linux: the server drops flock locks it holds for this
 		 * open file with the RELEASE (owner = the open file). */
@@ -157,11 +202,16 @@ void vfs_file_put(struct vfs_file *f)
 		pthread_mutex_lock(&m->lock);
 		m->releases++;
 		pthread_mutex_unlock(&m->lock);
+		if (wait_ms > 0 && (w = calloc(1, sizeof(*w)))) {
+			w->ino = f->inode;
+			w->refs = 2;
+		}
 		fuse_op_release(m->conn, f->inode->nodeid,
 				S_ISDIR(f->inode->type), f->fh, f->flags,
 				flock ? FUSE_RELEASE_FLOCK_UNLOCK : 0,
-				flock ? (uint64_t)(uintptr_t)f : 0, released,
-				f->inode);
+				flock ? (uint64_t)(uintptr_t)f : 0,
+				w ? released_waited : released,
+				w ? (void *)w : (void *)f->inode);
 	} else {
 		vfs_inode_put(m, f->inode);
 	}
@@ -170,6 +220,35 @@ void vfs_file_put(struct vfs_file *f)
 	pthread_mutex_destroy(&f->pos_lock);
 	free(f->dbuf);
 	free(f);
+	if (w) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += wait_ms / 1000;
+		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&m->lock);
+		while (!w->done &&
+		       pthread_cond_timedwait(&m->lock_cv, &m->lock, &ts) !=
+			       ETIMEDOUT)
+			;
+		if (--w->refs == 0)
+			free(w);
+		pthread_mutex_unlock(&m->lock);
+	}
+}
+
+void vfs_file_put(struct vfs_file *f)
+{
+	file_put(f, 0);
+}
+
+void vfs_file_put_wait(struct vfs_file *f, int timeout_ms)
+{
+	file_put(f, timeout_ms);
 }
 
 int vfs_file_flush(struct vfs_file *f, const struct fuse_caller *who,

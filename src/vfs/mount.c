@@ -48,6 +48,8 @@ int vfs_mount_new(struct fuse_conn *conn, size_t max_dentries,
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->lock_cv, NULL);
+	pthread_mutex_init(&m->poll_lock, NULL);
+	pthread_cond_init(&m->poll_cv, NULL);
 	m->conn = conn;
 	/* Anonymous devices have major 0, as Linux gives FUSE mounts. */
 	m->dev = makedev(0, 0x400 + __atomic_fetch_add(&next_minor, 1,
@@ -83,5 +85,7 @@ void vfs_mount_free(struct vfs_mount *m)
 	free(m->dtab);
 	pthread_cond_destroy(&m->lock_cv);
 	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->poll_cv);
+	pthread_mutex_destroy(&m->poll_lock);
 	free(m);
 }

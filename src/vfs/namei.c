@@ -121,7 +121,20 @@ static mode_t masked(struct vfs_mount *m, const struct fuse_caller *who,
 	return mode & ~(mode_t)who->umask;
 }
 
-/* Linux's filename_create: the name must not exist. 0 when it is free. */
+/* Linux looks the last name up (may_lookup: search permission on dir)
+ * before it asks what kind of name it is: "." and ".." too. Other names
+ * are checked by vfs_lookup. */
+static int may_lookup_last(struct vfs_mount *m, const struct fuse_caller *who,
+			   struct vfs_inode *dir, const struct vfs_last *last)
+{
+	if (last->type != VFS_LAST_DOT && last->type != VFS_LAST_DOTDOT)
+		return 0;
+	return vfs_permission(m, who, dir, X_OK);
+}
+
+/* Linux's filename_create: the name must not exist. 0 when it is free;
+ * then may_create (write and search permission on dir) is the caller's
+ * to check, after whatever Linux checks in between. */
 static int must_be_free(struct vfs_mount *m, const struct fuse_caller *who,
 			struct vfs_inode *dir, const struct vfs_last *last,
 			bool want_dir)
@@ -129,6 +142,9 @@ static int must_be_free(struct vfs_mount *m, const struct fuse_caller *who,
 	struct vfs_inode *ino;
 	int err;
 
+	err = may_lookup_last(m, who, dir, last);
+	if (err)
+		return err;
 	if (last->type != VFS_LAST_NORM)
 		return -EEXIST;
 	err = vfs_lookup(m, who, dir, last->name, &ino);
@@ -142,8 +158,12 @@ static int must_be_free(struct vfs_mount *m, const struct fuse_caller *who,
 	 * there. */
 	if (last->slash && !want_dir)
 		return -ENOENT;
-	if (m->read_only)
-		return -EROFS;
+	return m->read_only ? -EROFS : 0;
+}
+
+static int may_create(struct vfs_mount *m, const struct fuse_caller *who,
+		      struct vfs_inode *dir)
+{
 	return vfs_permission(m, who, dir, W_OK | X_OK);
 }
 
@@ -172,8 +192,13 @@ int vfs_mknod(struct vfs_mount *m, const struct fuse_caller *who,
 		return -EINVAL;
 	}
 	err = must_be_free(m, who, dir, last, false);
+	if (!err)
+		err = may_create(m, who, dir);
 	if (err)
 		return err;
+	/* Devices need CAP_MKNOD (root here), but for a whiteout (0:0). */
+	if (((S_ISCHR(mode) && rdev != 0) || S_ISBLK(mode)) && who->uid != 0)
+		return -EPERM;
 	err = fuse_op_mknod(m->conn, who, dir->nodeid, last->name,
 			    masked(m, who, mode), dev, who->umask, &eo);
 	if (err)
@@ -187,6 +212,8 @@ int vfs_mkdir(struct vfs_mount *m, const struct fuse_caller *who,
 	struct fuse_entry_out eo;
 	int err = must_be_free(m, who, dir, last, true);
 
+	if (!err)
+		err = may_create(m, who, dir);
 	if (err)
 		return err;
 	err = fuse_op_mkdir(m->conn, who, dir->nodeid, last->name,
@@ -209,6 +236,8 @@ int vfs_symlink(struct vfs_mount *m, const struct fuse_caller *who,
 	if (strlen(target) >= PATH_MAX)
 		return -ENAMETOOLONG;
 	err = must_be_free(m, who, dir, last, false);
+	if (!err)
+		err = may_create(m, who, dir);
 	if (err)
 		return err;
 	err = fuse_op_symlink(m->conn, who, dir->nodeid, last->name, target,
@@ -225,7 +254,13 @@ int vfs_link(struct vfs_mount *m, const struct fuse_caller *who,
 	struct fuse_entry_out eo;
 	int err;
 
+	/* Linux's order: the new name, fs.protected_hardlinks, then
+	 * may_create, then the type. */
 	err = must_be_free(m, who, dir, last, false);
+	if (!err)
+		err = vfs_may_link(m, who, ino);
+	if (!err)
+		err = may_create(m, who, dir);
 	if (err)
 		return err;
 	if (S_ISDIR(ino->type))
@@ -266,6 +301,9 @@ int vfs_unlink(struct vfs_mount *m, const struct fuse_caller *who,
 	struct vfs_inode *victim;
 	int err;
 
+	err = may_lookup_last(m, who, dir, last);
+	if (err)
+		return err;
 	if (last->type != VFS_LAST_NORM)
 		return -EISDIR;
 	if (m->read_only)
@@ -273,13 +311,11 @@ int vfs_unlink(struct vfs_mount *m, const struct fuse_caller *who,
 	err = vfs_lookup(m, who, dir, last->name, &victim);
 	if (err)
 		return err;
-	err = vfs_may_delete(m, who, dir, victim);
-	if (err)
-		;
-	else if (S_ISDIR(victim->type))
-		err = -EISDIR;
-	else if (last->slash)
-		err = -ENOTDIR;
+	/* "name/": Linux answers from the type, before any permission. */
+	if (last->slash)
+		err = S_ISDIR(victim->type) ? -EISDIR : -ENOTDIR;
+	else
+		err = vfs_may_delete(m, who, dir, victim, false);
 	if (!err)
 		err = fuse_op_unlink(m->conn, who, dir->nodeid, last->name);
 	if (!err) {
@@ -294,8 +330,10 @@ int vfs_rmdir(struct vfs_mount *m, const struct fuse_caller *who,
 	      struct vfs_inode *dir, const struct vfs_last *last)
 {
 	struct vfs_inode *victim;
-	int err;
+	int err = may_lookup_last(m, who, dir, last);
 
+	if (err)
+		return err;
 	switch (last->type) {
 	case VFS_LAST_DOT:
 		return -EINVAL;
@@ -311,9 +349,7 @@ int vfs_rmdir(struct vfs_mount *m, const struct fuse_caller *who,
 	err = vfs_lookup(m, who, dir, last->name, &victim);
 	if (err)
 		return err;
-	err = vfs_may_delete(m, who, dir, victim);
-	if (!err && !S_ISDIR(victim->type))
-		err = -ENOTDIR;
+	err = vfs_may_delete(m, who, dir, victim, true);
 	if (!err)
 		err = fuse_op_rmdir(m->conn, who, dir->nodeid, last->name);
 	if (!err) {
@@ -353,8 +389,8 @@ static void set_parent(struct vfs_mount *m, struct vfs_inode *ino,
 	ino->parent = dir;
 }
 
-/* Linux's order: both lookups, the flag checks, the loop checks, then
- * the type checks of may_delete. */
+/* Linux's order: both lookups, the flag checks, the loop checks; the
+ * type checks come later, in may_delete (rename_permission). */
 static int rename_checks(struct vfs_mount *m, struct vfs_inode *odir,
 			 struct vfs_inode *old, const struct vfs_last *ol,
 			 struct vfs_inode *ndir, struct vfs_inode *new,
@@ -381,37 +417,30 @@ static int rename_checks(struct vfs_mount *m, struct vfs_inode *odir,
 	}
 	if (old == new)
 		return 1; /* two names of one node: nothing to do */
-	if (new) {
-		bool want = flags & RENAME_EXCHANGE ? S_ISDIR(new->type)
-						    : odir_is;
-
-		if (want && !S_ISDIR(new->type))
-			return -ENOTDIR;
-		if (!want && S_ISDIR(new->type))
-			return -EISDIR;
-		if (new == m->root)
-			return -EBUSY;
-	}
-	if (old == m->root)
-		return -EBUSY;
 	return 0;
 }
 
-/* Linux's may_delete/may_create for both ends, and write permission on
- * a directory that moves to another parent (its ".." changes). */
+/* Linux's may_delete/may_create for both ends (the target must be of
+ * the source's type, or of its own for RENAME_EXCHANGE), and write
+ * permission on a directory that moves to another parent (its ".."
+ * changes). */
 static int rename_permission(struct vfs_mount *m,
 			     const struct fuse_caller *who,
 			     struct vfs_inode *odir, struct vfs_inode *old,
 			     struct vfs_inode *ndir, struct vfs_inode *new,
 			     unsigned flags)
 {
-	int err = vfs_may_delete(m, who, odir, old);
+	bool is_dir = S_ISDIR(old->type);
+	int err = vfs_may_delete(m, who, odir, old, is_dir);
 
-	if (!err)
-		err = new ? vfs_may_delete(m, who, ndir, new)
-			  : vfs_permission(m, who, ndir, W_OK | X_OK);
+	if (!err && new)
+		err = vfs_may_delete(m, who, ndir, new,
+				     flags & RENAME_EXCHANGE ?
+					     S_ISDIR(new->type) : is_dir);
+	else if (!err)
+		err = may_create(m, who, ndir);
 	if (!err && odir != ndir) {
-		if (S_ISDIR(old->type))
+		if (is_dir)
 			err = vfs_permission(m, who, old, W_OK);
 		if (!err && new && (flags & RENAME_EXCHANGE) &&
 		    S_ISDIR(new->type))
@@ -433,12 +462,17 @@ int vfs_rename(struct vfs_mount *m, const struct fuse_caller *who,
 	if ((flags & RENAME_EXCHANGE) &&
 	    (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)))
 		return -EINVAL;
-	if (m->read_only)
-		return -EROFS;
+	err = may_lookup_last(m, who, odir, ol);
+	if (!err)
+		err = may_lookup_last(m, who, ndir, nl);
+	if (err)
+		return err;
 	if (ol->type != VFS_LAST_NORM)
 		return -EBUSY;
 	if (nl->type != VFS_LAST_NORM)
 		return flags & RENAME_NOREPLACE ? -EEXIST : -EBUSY;
+	if (m->read_only)
+		return -EROFS;
 	err = vfs_lookup(m, who, odir, ol->name, &old);
 	if (err)
 		return err;
@@ -489,6 +523,12 @@ int vfs_create(struct vfs_mount *m, const struct fuse_caller *who,
 	struct vfs_inode *ino;
 	int err;
 
+	/* The answers before the lookup come after its search permission. */
+	err = may_lookup_last(m, who, dir, last);
+	if (!err && last->type == VFS_LAST_NORM && last->slash)
+		err = vfs_permission(m, who, dir, X_OK);
+	if (err)
+		return err;
 	if (last->type != VFS_LAST_NORM)
 		return (flags & O_EXCL) ? -EEXIST : -EISDIR;
 	if (last->slash)
@@ -508,7 +548,7 @@ int vfs_create(struct vfs_mount *m, const struct fuse_caller *who,
 		return err;
 	if (m->read_only)
 		return -EROFS;
-	err = vfs_permission(m, who, dir, W_OK | X_OK);
+	err = may_create(m, who, dir);
 	if (err)
 		return err;
 	mode = (mode & 07777) | S_IFREG;

@@ -1,10 +1,10 @@
 /*
  * notify.c - what the server says unasked (INVAL_INODE, INVAL_ENTRY,
  * DELETE), applied to the attribute and dentry caches as Linux's client
- * applies them to its own.
+ * applies them to its own, and POLL, which wakes pollers (poll.c).
  *
  * This runs on the connection's receiving thread, so it only ever takes
- * m->lock and never waits for the server. Inodes whose last reference
+ * m->lock or m->poll_lock and never waits for the server. Inodes whose last reference
  * goes here leave their FORGET queued; the next vfs_unlock() sends it
  * (sending from the receiving thread could wait on a full queue that
  * only this thread drains).
@@ -119,10 +119,18 @@ void vfs_notify(void *ctx, int code, const void *msg, size_t len)
 				    0);
 		break;
 	}
+	case FUSE_NOTIFY_POLL:
+		if (len != sizeof(struct fuse_notify_poll_wakeup_out))
+			bad = "POLL of the wrong size";
+		else
+			vfs_poll_wakeup(m, ((const struct
+					     fuse_notify_poll_wakeup_out *)msg)
+						   ->kh);
+		break;
 	default:
-		/* POLL waits for poll support; STORE and RETRIEVE for the
-		 * page cache. Linux fails the server's write with ENOSYS or
-		 * EINVAL; here the message is logged and dropped. */
+		/* STORE and RETRIEVE wait for the page cache. Linux fails
+		 * the server's write with ENOSYS or EINVAL; here the
+		 * message is logged and dropped. */
 		bad = "notification not supported yet";
 		break;
 	}

@@ -1,15 +1,21 @@
 /*
- * permission.c - the checks Linux makes itself on a FUSE mount with
- * default_permissions (generic_permission on the cached mode bits,
- * may_create, may_delete with the sticky bit, setattr_prepare's owner
- * rules). Without default_permissions they all pass: the server decides,
- * and access(2) is asked of it with ACCESS.
+ * permission.c - the checks Linux makes itself before it asks a FUSE
+ * server. With default_permissions: generic_permission on the cached mode
+ * bits (asked again on fresh ones when they refuse), may_create,
+ * may_delete with the sticky bit, setattr_prepare's owner rules and the
+ * read/write and sticky-directory rules of xattr_permission. With or
+ * without it, the VFS's own: the victim's type in may_delete, trusted.*
+ * for root only, user.* on regular files and directories only, O_NOATIME
+ * for the owner, fs.protected_hardlinks. The rest is the server's without
+ * default_permissions: access(2) is asked of it with ACCESS.
  *
  * Only the caller's uid and primary gid are known here: supplementary
- * groups do not grant group permission (a documented difference).
+ * groups do not grant group permission (a documented difference), and
+ * uid 0 stands for every capability.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,32 +58,64 @@ int vfs_permission(struct vfs_mount *m, const struct fuse_caller *who,
 		   struct vfs_inode *ino, int mode)
 {
 	struct fuse_attr a;
+	bool cached;
 	int err;
 
 	if (!m->default_permissions || !mode)
 		return 0;
+	pthread_mutex_lock(&m->lock);
+	cached = ino->attr_expiry > vfs_now();
+	pthread_mutex_unlock(&m->lock);
 	err = fresh_attr(m, who, ino, &a);
-	return err ? err : vfs_mode_permission(who, &a, mode);
-}
-
-int vfs_may_delete(struct vfs_mount *m, const struct fuse_caller *who,
-		   struct vfs_inode *dir, struct vfs_inode *victim)
-{
-	struct fuse_attr d, v;
-	int err;
-
-	if (!m->default_permissions)
-		return 0;
-	err = vfs_permission(m, who, dir, W_OK | X_OK);
-	if (err)
-		return err;
-	err = fresh_attr(m, who, dir, &d);
-	if (!err && (d.mode & S_ISVTX) && who->uid != 0 && who->uid != d.uid) {
-		err = fresh_attr(m, who, victim, &v);
-		if (!err && who->uid != v.uid)
-			err = -EPERM;
+	if (!err)
+		err = vfs_mode_permission(who, &a, mode);
+	/* As Linux: refused on cached attributes, asked again on fresh
+	 * ones (the mode may have changed on the server). */
+	if (err == -EACCES && cached) {
+		err = vfs_getattr(m, who, ino, NULL, true, NULL);
+		if (err)
+			return err;
+		pthread_mutex_lock(&m->lock);
+		a = ino->attr;
+		pthread_mutex_unlock(&m->lock);
+		err = vfs_mode_permission(who, &a, mode);
 	}
 	return err;
+}
+
+/* Linux's may_delete: write and search permission on the directory,
+ * then the sticky bit (EPERM unless the caller owns the victim or the
+ * directory), then the victim's type (isdir: rmdir, or rename of a
+ * directory) - in that order, so that a name in a directory the caller
+ * may not change gives EACCES whatever it names. The type checks are
+ * made with or without default_permissions; without it Linux's FUSE
+ * hides the sticky bit from the VFS too. */
+int vfs_may_delete(struct vfs_mount *m, const struct fuse_caller *who,
+		   struct vfs_inode *dir, struct vfs_inode *victim,
+		   bool isdir)
+{
+	struct fuse_attr d, v;
+	int err = 0;
+
+	if (m->default_permissions && who->uid != 0) {
+		err = vfs_permission(m, who, dir, W_OK | X_OK);
+		if (!err)
+			err = fresh_attr(m, who, dir, &d);
+		if (!err && (d.mode & S_ISVTX) && who->uid != d.uid) {
+			err = fresh_attr(m, who, victim, &v);
+			if (!err && who->uid != v.uid)
+				err = -EPERM;
+		}
+		if (err)
+			return err;
+	}
+	if (isdir && !S_ISDIR(victim->type))
+		return -ENOTDIR;
+	if (isdir && victim == m->root)
+		return -EBUSY;
+	if (!isdir && S_ISDIR(victim->type))
+		return -EISDIR;
+	return 0;
 }
 
 /* Owner or root: chmod, explicit times, a change of group. */
@@ -115,11 +153,15 @@ int vfs_may_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 			return -EPERM;
 	}
 	if (in->valid & FATTR_MODE) {
+		uint32_t gid;
+
 		err = owner_or_root(m, who, ino, &a);
 		if (err)
 			return err;
-		/* Not in the file's group: set-group-ID is dropped. */
-		if (who->uid != 0 && who->gid != a.gid)
+		/* Not in the file's group (the new one, for a chown that
+		 * also kills set-user-ID): set-group-ID is dropped. */
+		gid = (in->valid & FATTR_GID) ? in->gid : a.gid;
+		if (who->uid != 0 && who->gid != gid)
 			in->mode &= ~(uint32_t)S_ISGID;
 	}
 	if (in->valid & (FATTR_ATIME | FATTR_MTIME)) {
@@ -139,7 +181,8 @@ int vfs_may_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 int vfs_may_open(struct vfs_mount *m, const struct fuse_caller *who,
 		 struct vfs_inode *ino, int flags)
 {
-	int mode = 0;
+	struct fuse_attr a;
+	int mode = 0, err;
 
 	if (flags & O_PATH)
 		return 0;
@@ -156,5 +199,81 @@ int vfs_may_open(struct vfs_mount *m, const struct fuse_caller *who,
 	}
 	if (flags & O_TRUNC)
 		mode |= W_OK;
-	return vfs_permission(m, who, ino, mode);
+	err = vfs_permission(m, who, ino, mode);
+	if (err || !(flags & O_NOATIME))
+		return err;
+	/* Only the owner (or root) may open with O_NOATIME, with or
+	 * without default_permissions. */
+	return owner_or_root(m, who, ino, &a);
+}
+
+/* fs.protected_hardlinks, read as Linux reads it: at each link. */
+static bool protected_hardlinks(void)
+{
+	char c = '0';
+	int fd = open("/proc/sys/fs/protected_hardlinks",
+		      O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, &c, 1) != 1)
+		c = '0';
+	close(fd);
+	return c != '0';
+}
+
+/* Linux's may_linkat: with fs.protected_hardlinks, only the owner (or
+ * root) may link to a file that is not a "safe" source: a regular file,
+ * not set-user-ID, not set-group-ID and group-executable, that the caller
+ * may read and write (with or without default_permissions: without it
+ * the read and write checks pass). */
+int vfs_may_link(struct vfs_mount *m, const struct fuse_caller *who,
+		 struct vfs_inode *ino)
+{
+	const unsigned sgid_x = S_ISGID | S_IXGRP;
+	struct fuse_attr a;
+	int err;
+
+	if (who->uid == 0 || !protected_hardlinks())
+		return 0;
+	err = fresh_attr(m, who, ino, &a);
+	if (err)
+		return err;
+	if (who->uid == a.uid)
+		return 0;
+	if (!S_ISREG(a.mode) || (a.mode & S_ISUID) ||
+	    (a.mode & sgid_x) == sgid_x)
+		return -EPERM;
+	return vfs_permission(m, who, ino, R_OK | W_OK) ? -EPERM : 0;
+}
+
+/* Linux's xattr_permission: security.* and system.* are the server's to
+ * judge; trusted.* is root's (invisible to others); user.* belongs to
+ * regular files and directories only, and on a sticky directory only its
+ * owner may write them; then read or write permission on the node (under
+ * default_permissions, like the sticky bit). */
+int vfs_may_xattr(struct vfs_mount *m, const struct fuse_caller *who,
+		  struct vfs_inode *ino, const char *name, bool write)
+{
+	struct fuse_attr a;
+	int err;
+
+	if (!strncmp(name, "security.", 9) || !strncmp(name, "system.", 7))
+		return 0;
+	if (!strncmp(name, "trusted.", 8))
+		return who->uid == 0 ? 0 : write ? -EPERM : -ENODATA;
+	if (!strncmp(name, "user.", 5)) {
+		if (!S_ISREG(ino->type) && !S_ISDIR(ino->type))
+			return write ? -EPERM : -ENODATA;
+		/* The sticky bit, as above, only with default_permissions. */
+		if (write && S_ISDIR(ino->type) && m->default_permissions &&
+		    who->uid != 0) {
+			err = fresh_attr(m, who, ino, &a);
+			if (err)
+				return err;
+			if ((a.mode & S_ISVTX) && who->uid != a.uid)
+				return -EPERM;
+		}
+	}
+	return vfs_permission(m, who, ino, write ? W_OK : R_OK);
 }

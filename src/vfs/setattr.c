@@ -79,14 +79,13 @@ int vfs_chown(struct vfs_mount *m, const struct fuse_caller *who,
 	}
 	if (m->read_only)
 		return -EROFS;
-	err = vfs_may_setattr(m, who, ino, &in);
-	if (err)
-		return err;
 	if (!S_ISDIR(ino->type)) {
 		/* Linux kills set-user-ID (and set-group-ID with group
 		 * execute) on chown of a non-directory; without
 		 * HANDLE_KILLPRIV it does so itself in the same SETATTR,
-		 * from fresh attributes. */
+		 * from fresh attributes, before setattr_prepare checks
+		 * the change (and drops set-group-ID if the caller is not
+		 * in the new group). */
 		err = vfs_getattr(m, who, ino, NULL, true, &st);
 		if (err)
 			return err;
@@ -99,6 +98,9 @@ int vfs_chown(struct vfs_mount *m, const struct fuse_caller *who,
 				in.mode &= ~S_ISGID;
 		}
 	}
+	err = vfs_may_setattr(m, who, ino, &in);
+	if (err)
+		return err;
 	return vfs_setattr(m, who, ino, NULL, &in);
 }
 

@@ -8,7 +8,8 @@
  * server: look, unlock, ask, lock, install. The one lock that may be held
  * across a request is an open file's pos_lock (as Linux's f_pos_lock), and
  * only by users of that same open file. Order: pos_lock -> m->lock ->
- * conn->lock.
+ * conn->lock. m->poll_lock (poll.c) is a leaf: nothing is taken under it
+ * but the poll hook's own leaf lock.
  */
 #ifndef FUSEBOX_VFS_H
 #define FUSEBOX_VFS_H
@@ -56,6 +57,12 @@ struct vfs_dentry {
 	char name[];
 };
 
+struct vfs_file;
+/* poll.c: called on the receiving thread, with m->poll_lock held, for a
+ * NOTIFY_POLL that names f; must not block or take any lock but a leaf
+ * of its own, and may not keep f (it may be going away). */
+typedef void (*vfs_poll_hook_fn)(void *ctx, struct vfs_file *f);
+
 struct vfs_mount {
 	pthread_mutex_t lock;
 	struct fuse_conn *conn;
@@ -77,6 +84,15 @@ struct vfs_mount {
 	/* FORGETs found under the lock, sent after it is dropped. */
 	struct fuse_forget_one *forgets;
 	size_t n_forgets, cap_forgets;
+
+	/* poll.c: files the server may wake with NOTIFY_POLL, and their
+	 * waiters. poll_lock is a leaf lock (see poll.c). */
+	pthread_mutex_t poll_lock;
+	pthread_cond_t poll_cv;
+	struct vfs_file *polled;
+	uint64_t next_kh, poll_seq;
+	vfs_poll_hook_fn poll_hook;
+	void *poll_hook_ctx;
 };
 
 struct vfs_file {
@@ -95,6 +111,11 @@ struct vfs_file {
 	off_t dbuf_start;	/* pos the buffered records start at */
 	bool dbuf_plus;		/* dbuf holds READDIRPLUS records */
 	int native_fd;		/* a FIFO: the local pipe (fifo.c), else -1 */
+	/* poll.c, under m->poll_lock: the kh of POLL requests (0 before
+	 * the first), and membership of m->polled. */
+	uint64_t kh;
+	bool polled;
+	struct vfs_file *poll_next;
 	bool remote_flock;	/* the server holds a flock lock of it */
 };
 
@@ -276,6 +297,9 @@ int vfs_utimens_early(const struct timespec *times);
 void vfs_file_get(struct vfs_file *f);
 /* Drops a reference; the last one sends RELEASE (without waiting). */
 void vfs_file_put(struct vfs_file *f);
+/* As vfs_file_put, but when it sends RELEASE, waits at most timeout_ms
+ * for the server's answer. */
+void vfs_file_put_wait(struct vfs_file *f, int timeout_ms);
 /* What close(2) of one descriptor does: FLUSH; its error is close's. */
 /* A close(2) by the process whose record locks are owner's. */
 int vfs_file_flush(struct vfs_file *f, const struct fuse_caller *who,
@@ -307,7 +331,8 @@ int vfs_mode_permission(const struct fuse_caller *who,
 int vfs_permission(struct vfs_mount *m, const struct fuse_caller *who,
 		   struct vfs_inode *ino, int mode);
 int vfs_may_delete(struct vfs_mount *m, const struct fuse_caller *who,
-		   struct vfs_inode *dir, struct vfs_inode *victim);
+		   struct vfs_inode *dir, struct vfs_inode *victim,
+		   bool isdir);
 int vfs_may_link(struct vfs_mount *m, const struct fuse_caller *who,
 		 struct vfs_inode *ino);
 int vfs_may_xattr(struct vfs_mount *m, const struct fuse_caller *who,
@@ -341,5 +366,40 @@ int vfs_flock(struct vfs_file *f, const struct fuse_caller *who, int op);
 /* Drop every lock owner holds on f's inode (close(2), exit). */
 void vfs_locks_release(struct vfs_file *f, uint64_t owner);
 void vfs_locks_free(struct vfs_inode *ino); /* m->lock held */
+
+/* ioctl.c: ioctl(2) on an open file. vfs_ioctl_sizes says how many bytes
+ * of the argument cmd reads (in) and may write back (out): the _IOC
+ * encoding, or what Linux's VFS moves for the commands it answers itself
+ * (FIONREAD, FIOQSIZE, FIGETBSZ, FIONBIO, FIOASYNC, FIBMAP). vfs_ioctl
+ * answers those, and sends every other command as a restricted IOCTL
+ * (FUSE_IOCTL_DIR on a directory). arg is the caller's argument as it
+ * passed it (the server sees it); *out_len is how many bytes of out to
+ * copy back, also when the result is negative. Returns the result: the
+ * server's (any int) or a negative errno. */
+void vfs_ioctl_sizes(const struct vfs_file *f, unsigned cmd, size_t *in,
+		     size_t *out);
+long vfs_ioctl(struct vfs_file *f, const struct fuse_caller *who,
+	       unsigned cmd, uint64_t arg, const void *in, size_t in_size,
+	       void *out, size_t out_size, size_t *out_len);
+
+/* poll.c: the events f has now (POLLIN, ...), as Linux's f_op->poll
+ * gives them: the server's answer to POLL, DEFAULT_POLLMASK when it has
+ * none (and for directories), POLLERR when POLL fails, POLLNVAL for
+ * O_PATH. With schedule_notify the server is asked to send NOTIFY_POLL
+ * when the file's state changes; that bumps the mount's poll sequence.
+ * Not filtered by events: poll(2) does that. */
+unsigned vfs_poll(struct vfs_file *f, const struct fuse_caller *who,
+		  unsigned events, bool schedule_notify);
+/* The mount's poll sequence: read it before polling, then wait for it to
+ * move with vfs_poll_wait (so a wakeup between the two is not lost).
+ * 0 when woken (or the connection ended: poll again), -ETIMEDOUT after
+ * timeout_ms (< 0: no limit), -EINTR when the caller is gone. */
+uint64_t vfs_poll_seq(struct vfs_mount *m);
+int vfs_poll_wait(struct vfs_mount *m, uint64_t seq, int timeout_ms);
+/* NOTIFY_POLL for kh (notify.c). */
+void vfs_poll_wakeup(struct vfs_mount *m, uint64_t kh);
+void vfs_poll_set_hook(struct vfs_mount *m, vfs_poll_hook_fn fn, void *ctx);
+/* f's last reference is going: it leaves m->polled. */
+void vfs_poll_forget(struct vfs_file *f);
 
 #endif

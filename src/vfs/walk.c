@@ -256,6 +256,13 @@ int vfs_walk_ext(struct vfs_mount *m, const struct fuse_caller *who,
 			err = -ENOTDIR;
 			break;
 		}
+		if (p[0] == '.' && (len == 1 || (len == 2 && p[1] == '.'))) {
+			/* As any name: search permission first (vfs_lookup
+			 * checks it for the others). */
+			err = vfs_permission(m, who, cur, X_OK);
+			if (err)
+				break;
+		}
 		if (len == 1 && p[0] == '.') {
 			p = end;
 			continue;
