@@ -321,6 +321,13 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 	pthread_detach(t);
 	pthread_create(&t, NULL, sbx_reaper_thread, sb);
 	pthread_detach(t);
+	{
+		int fd = open("/", O_CREAT | O_DIRECTORY | O_RDONLY, 0);
+
+		sb->creat_dir_einval = fd < 0 && errno == EINVAL;
+		if (fd >= 0)
+			close(fd);
+	}
 	pthread_mutex_lock(&sb->wlock);
 	sb->idle = 1;
 	spawn_worker(sb);

@@ -157,6 +157,9 @@ struct sbx {
 	struct sbx_device *devices;
 	struct sbx_vfile *vfiles;
 	dev_t memfd_dev;	/* st_dev of placeholders (0: none made) */
+	/* This kernel refuses O_CREAT|O_DIRECTORY with EINVAL (Linux 6.4
+	 * on), before it looks at the path: so does fusebox. */
+	bool creat_dir_einval;
 	dev_t pipe_dev;		/* st_dev of pipe placeholders (vpoll.c) */
 	/* vpoll.c: guards the levels of pipe placeholders; numbers POLLs. */
 	pthread_mutex_t vpoll_lock;

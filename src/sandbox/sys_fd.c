@@ -230,6 +230,18 @@ long sbx_sys_write(struct sbx_call *c, bool positional, bool vec, bool v2)
 	return n;
 }
 
+/* The file type behind fd: a vfile's inode, else the caller's own. */
+static mode_t fd_type(struct sbx_call *c, struct sbx_vfile *v, int fd)
+{
+	char p[64];
+	struct stat st;
+
+	if (v)
+		return v->f->inode->type;
+	snprintf(p, sizeof(p), "/proc/%d/fd/%d", c->tid, fd);
+	return stat(p, &st) == 0 ? (st.st_mode & S_IFMT) : 0;
+}
+
 long sbx_sys_copy_file_range(struct sbx_call *c)
 {
 	const __u64 *a = c->n->data.args;
@@ -241,8 +253,19 @@ long sbx_sys_copy_file_range(struct sbx_call *c)
 	if (!in && !out)
 		return SBX_CONTINUE;
 	if (!in || !out || in->mnt != out->mnt) {
-		/* Across filesystems: programs copy by hand. */
-		n = -EXDEV;
+		mode_t ti = fd_type(c, in, (int)a[0]);
+		mode_t to = fd_type(c, out, (int)a[2]);
+
+		/* Linux's order: flags, directories, other non-files, and
+		 * only then across filesystems (programs copy by hand). */
+		if (a[5])
+			n = -EINVAL;
+		else if (S_ISDIR(ti) || S_ISDIR(to))
+			n = -EISDIR;
+		else if (!S_ISREG(ti) || !S_ISREG(to))
+			n = -EINVAL;
+		else
+			n = -EXDEV;
 		goto out;
 	}
 	if ((a[1] && sbx_read_mem(c, a[1], &oi, sizeof(oi))) ||

@@ -264,6 +264,9 @@ long sbx_sys_open(struct sbx_call *c, int dirfd, uint64_t addr, int flags)
 	long err;
 	int rflags = SBX_FOLLOW;
 
+	if ((flags & O_CREAT) && (flags & O_DIRECTORY) &&
+	    c->sb->creat_dir_einval)
+		return -EINVAL;
 	if (path_arg(c, addr, path))
 		return SBX_CONTINUE;
 	if (c->n->data.nr == __NR_openat)
@@ -281,6 +284,16 @@ long sbx_sys_open(struct sbx_call *c, int dirfd, uint64_t addr, int flags)
 		rflags = 0;
 	if ((flags & O_TMPFILE) == O_TMPFILE)
 		rflags = SBX_FOLLOW;
+	if ((flags & O_CREAT) && (flags & O_TMPFILE) != O_TMPFILE &&
+	    path[0] && path[strlen(path) - 1] == '/') {
+		/* Linux walks to the parent, then refuses "name/" with
+		 * O_CREAT (EISDIR) whatever the name is: so the parent
+		 * decides where this goes. */
+		err = open_create(c, dirfd, path, flags, mode, &f, &t);
+		if (err)
+			return err;
+		goto send;
+	}
 	err = sbx_resolve(c, dirfd, path, rflags, &t);
 	if (err == -ENOENT && (flags & O_CREAT) &&
 	    (flags & O_TMPFILE) != O_TMPFILE) {

@@ -129,20 +129,21 @@ long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
 
 	if (f->native_fd >= 0) {
 		/* A FIFO: the process gets the local pipe itself, at the
-		 * lowest free number as open(2) gives. */
+		 * lowest free number as open(2) gives. Our copy is closed
+		 * before the call returns: a pipe end left open here would
+		 * count as a reader or writer (O_NONBLOCK opens, EOF). */
 		struct seccomp_notif_addfd a = {
 			.id = c->n->id, .srcfd = (uint32_t)f->native_fd,
 			.newfd_flags = cloexec ? O_CLOEXEC : 0 };
 
 		free(v);
 		if (at_fd >= 0) {
-			r = sbx_send_fd_at(c, f->native_fd, at_fd, cloexec);
-		} else {
-			a.flags = SECCOMP_ADDFD_FLAG_SEND;
-			r = ioctl(sb->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0
-				    ? -errno
-				    : SBX_SENT;
+			a.flags = SECCOMP_ADDFD_FLAG_SETFD;
+			a.newfd = (uint32_t)at_fd;
 		}
+		r = ioctl(sb->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+		if (r < 0)
+			r = errno == EBADF ? -EMFILE : -errno;
 		vfs_file_put(f);
 		return r;
 	}

@@ -34,6 +34,7 @@ import pytest
 from conftest import BUILD, server, kernel_mount  # noqa: F401 (fixture)
 
 FBOPS = os.path.join(BUILD, "tools", "fbops")
+FUSEBOX = os.path.join(BUILD, "fusebox")
 TIMEOUT = 120
 
 pytestmark = pytest.mark.skipif(not os.path.exists(FBOPS),
@@ -92,13 +93,13 @@ def run_parallel(runs):
     return outs
 
 
-def keep_outputs(name, got, want):
+def keep_outputs(name, got, want, who="lib"):
     """Save both outputs for a closer look; returns the path prefix."""
     for d in (os.path.join(BUILD, "differential"), None):
         try:
             d = d or tempfile.mkdtemp(prefix="fbops-out-")
             os.makedirs(d, exist_ok=True)
-            base = os.path.join(d, f"rw_{name}")
+            base = os.path.join(d, f"rw_{who.replace(' ', '_')}_{name}")
             for suffix, text in (("got", got), ("want", want)):
                 with open(f"{base}.{suffix}", "w") as f:
                     f.write(text)
@@ -126,12 +127,12 @@ def repro(name, seed, ops):
         "    diff -u /tmp/fbops-r/want /tmp/fbops-r/got"])
 
 
-def assert_same(name, got, want, ops):
+def assert_same(name, got, want, ops, who="libfusebox"):
     __tracebackhide__ = True  # the message says it all
     a, b = got.splitlines(), want.splitlines()
     if a == b:
         return
-    base = keep_outputs(name, got, want)
+    base = keep_outputs(name, got, want, who)
     first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y),
                  min(len(a), len(b)))
     line = (b if first < len(b) else a)[first]
@@ -140,18 +141,21 @@ def assert_same(name, got, want, ops):
     mine = [x for x in a if x.split(" ", 1)[0] == seed]
     theirs = [x for x in b if x.split(" ", 1)[0] == seed]
     diff = list(difflib.unified_diff(theirs, mine, f"kernel/{name}",
-                                     f"libfusebox/{name}", lineterm="",
+                                     f"{who}/{name}", lineterm="",
                                      n=4))
     shown = "\n".join(diff[:80])
     more = f"\n... {len(diff) - 80} more lines" if len(diff) > 80 else ""
     seeds_bad = sorted({x.split(" ", 1)[0] for x in
                         set(a).symmetric_difference(b)}, key=int)
     pytest.fail(
-        f"libfusebox/{name} differs from kernel/{name} first at seed "
+        f"{who}/{name} differs from kernel/{name} first at seed "
         f"{seed} (line {first + 1}); {len(seeds_bad)} seeds differ: "
         f"{' '.join(seeds_bad[:20])}{' ...' if len(seeds_bad) > 20 else ''}"
         f"\nfull outputs: {base}.got and {base}.want\n"
-        f"reproduce seed {seed} (as root):\n{repro(name, seed, ops)}\n"
+        + (f"reproduce seed {seed} (as root):\n{repro(name, seed, ops)}\n"
+           if who == "libfusebox" else
+           f"reproduce: the same fbops native line inside "
+           f"`{FUSEBOX} run`, with --seeds {seed}:{int(seed) + 1}\n") +
         f"{shown}{more}")
 
 
@@ -185,6 +189,35 @@ def test_rw_lib_vs_kernel(name, tmp_path, kernel_mount, umask022):
         (f"lib {name}", fbops_argv("lib", seeds, ops, lroot, largv))])
     assert want.strip(), "fbops native printed nothing"
     assert_same(name, got, want, ops)
+
+
+@pytest.mark.parametrize("name", SERVERS)
+def test_rw_run_vs_kernel(name, tmp_path, kernel_mount, umask022):
+    """The same sequences by the same unmodified fbops, system call by
+    system call, inside `fusebox run` where the server mounts itself:
+    the sandbox's write path against the kernel's client."""
+    exe = server(name)
+    if not os.access(exe, os.X_OK) or not os.access(FUSEBOX, os.X_OK):
+        pytest.skip(f"{exe} or {FUSEBOX} not built")
+    seeds, ops = seeds_and_ops()
+    ksrc, rsrc = tmp_path / "kernel", tmp_path / "run"
+    rmnt = tmp_path / "mnt"
+    for d in (ksrc, rsrc, rmnt):
+        d.mkdir()
+    kargv, kroot = server_argv(name, str(ksrc), lib=False)
+    rargv, rroot = server_argv(name, str(rsrc), lib=False)
+    mnt = kernel_mount(kargv)
+    q = shlex.join
+    script = (f"{q(rargv + [str(rmnt)])} || exit 99; "
+              f"{q(fbops_argv('native', seeds, ops, rroot, str(rmnt)))}; "
+              f"rc=$?; cd /; fusermount3 -u {q([str(rmnt)])}; exit $rc")
+    want, got = run_parallel([
+        (f"native {name}", fbops_argv("native", seeds, ops, kroot,
+                                      mnt.path)),
+        (f"fusebox run {name}", [FUSEBOX, "run", "--", "sh", "-c",
+                                 script])])
+    assert want.strip(), "fbops native printed nothing"
+    assert_same(name, got, want, ops, who="fusebox run")
 
 
 def test_native_deterministic(tmp_path):
