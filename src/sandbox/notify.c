@@ -136,6 +136,28 @@ long sbx_send_fd_at(struct sbx_call *c, int fd, int newfd, bool cloexec)
 	return SBX_SENT;
 }
 
+long sbx_install_fd(struct sbx_call *c, int fd, int newfd, bool cloexec)
+{
+	struct seccomp_notif_addfd a = {
+		.id = c->n->id,
+		.flags = SECCOMP_ADDFD_FLAG_SETFD,
+		.srcfd = (uint32_t)fd,
+		.newfd_flags = cloexec ? O_CLOEXEC : 0,
+	};
+	int r;
+
+	for (int n = SBX_VFD_LO; newfd < 0 && n < SBX_VFD_HI; n++)
+		if (fd_free(c->tid, n))
+			newfd = n;
+	if (newfd < 0)
+		return -EMFILE;
+	a.newfd = (uint32_t)newfd;
+	r = ioctl(c->sb->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+	if (r < 0)
+		return errno == EBADF ? -EMFILE : -errno;
+	return r;
+}
+
 long sbx_send_fd(struct sbx_call *c, int fd, int lo, int hi, bool cloexec)
 {
 	/* The kernel would give the lowest free number; we give the

@@ -114,6 +114,12 @@ struct sbx_vfile {
 	struct vfs_file *f;	/* referenced */
 	char *path;		/* absolute, for /proc/PID/fd/N */
 	bool materialized;	/* the memfd holds the file's data */
+	/* A FIFO node: one record per node, whose "placeholder" is
+	 * fusebox's private FIFO itself, given to the process (data moves
+	 * natively; only metadata calls are served). fifo_opens counts the
+	 * open descriptions; the record goes when their closes are seen. */
+	bool fifo;
+	unsigned fifo_opens;
 	unsigned refs;		/* the table's, and users' */
 	struct fuse_caller who;	/* the opener: FLUSH at the last close */
 	/* Processes that took POSIX locks through it (sb->lock). */
@@ -157,6 +163,7 @@ struct sbx {
 	struct sbx_device *devices;
 	struct sbx_vfile *vfiles;
 	dev_t memfd_dev;	/* st_dev of placeholders (0: none made) */
+	dev_t fifo_dev;		/* st_dev of fusebox's private FIFOs */
 	/* This kernel refuses O_CREAT|O_DIRECTORY with EINVAL (Linux 6.4
 	 * on), before it looks at the path: so does fusebox. */
 	bool creat_dir_einval;
@@ -211,6 +218,10 @@ long sbx_send_fd(struct sbx_call *c, int fd, int lo, int hi, bool cloexec);
 int sbx_low_free_fd(struct sbx_call *c, int min);
 /* Put fd into the target at exactly newfd (dup2 semantics), answering. */
 long sbx_send_fd_at(struct sbx_call *c, int fd, int newfd, bool cloexec);
+/* Put fd into the target at newfd (or, newfd < 0, at the lowest free
+ * number of the window) without answering the call: the number or a
+ * negative errno. */
+long sbx_install_fd(struct sbx_call *c, int fd, int newfd, bool cloexec);
 const struct fuse_caller *sbx_who(struct sbx_call *c);
 /* sbx_who with the caller's umask, for calls that create. */
 const struct fuse_caller *sbx_who_umask(struct sbx_call *c);

@@ -24,10 +24,19 @@
 /* And a trapped write at most this (a short write beyond it). */
 #define WRITE_MAX (64 * 1024 * 1024)
 
-#define WITH_VFILE(c, v)                                             \
+/* The vfile of the first argument, or the call goes to the kernel: also
+ * for a FIFO's, whose data the kernel serves (WITH_VFILE_META takes
+ * those too, for calls about the node). */
+#define WITH_VFILE_META(c, v)                                        \
 	struct sbx_vfile *v = sbx_vfile_of(c, (int)(c)->n->data.args[0]); \
 	if (!v)                                                      \
 		return SBX_CONTINUE
+#define WITH_VFILE(c, v)                                             \
+	WITH_VFILE_META(c, v);                                       \
+	if (v->fifo) {                                               \
+		sbx_vfile_put((c)->sb, v);                           \
+		return SBX_CONTINUE;                                 \
+	}
 
 /* Checks read(2) makes before reading. */
 static long readable(struct sbx_vfile *v)
@@ -252,7 +261,7 @@ long sbx_sys_copy_file_range(struct sbx_call *c)
 
 	if (!in && !out)
 		return SBX_CONTINUE;
-	if (!in || !out || in->mnt != out->mnt) {
+	if (!in || !out || in->mnt != out->mnt || in->fifo || out->fifo) {
 		mode_t ti = fd_type(c, in, (int)a[0]);
 		mode_t to = fd_type(c, out, (int)a[2]);
 
@@ -305,7 +314,7 @@ long sbx_sys_fstat(struct sbx_call *c)
 	const __u64 *a = c->n->data.args;
 	struct stat st;
 	long err;
-	WITH_VFILE(c, v);
+	WITH_VFILE_META(c, v);
 
 	err = vfs_getattr(v->mnt->fs->m, sbx_who(c), v->f->inode, v->f, false,
 			  &st);
@@ -318,7 +327,7 @@ long sbx_sys_fstat(struct sbx_call *c)
 long sbx_sys_fstatfs(struct sbx_call *c)
 {
 	long err;
-	WITH_VFILE(c, v);
+	WITH_VFILE_META(c, v);
 
 	err = sbx_statfs_of(c, v->mnt, v->f->inode, c->n->data.args[1]);
 	sbx_vfile_put(c->sb, v);
@@ -582,7 +591,7 @@ long sbx_sys_fcntl(struct sbx_call *c)
 long sbx_sys_fgetxattr(struct sbx_call *c)
 {
 	long r;
-	WITH_VFILE(c, v);
+	WITH_VFILE_META(c, v);
 
 	r = sbx_xattr_get(c, v->mnt, v->f->inode, false);
 	sbx_vfile_put(c->sb, v);
@@ -592,7 +601,7 @@ long sbx_sys_fgetxattr(struct sbx_call *c)
 long sbx_sys_flistxattr(struct sbx_call *c)
 {
 	long r;
-	WITH_VFILE(c, v);
+	WITH_VFILE_META(c, v);
 
 	r = sbx_xattr_get(c, v->mnt, v->f->inode, true);
 	sbx_vfile_put(c->sb, v);
@@ -605,8 +614,11 @@ long sbx_sys_mmap(struct sbx_call *c)
 	struct sbx_vfile *v = sbx_vfile_of(c, (int)a[4]);
 	long r;
 
-	if (!v)
-		return SBX_CONTINUE;
+	if (!v || v->fifo) {
+		if (v)
+			sbx_vfile_put(c->sb, v);
+		return SBX_CONTINUE; /* a FIFO: ENODEV from the kernel */
+	}
 	if (!S_ISREG(v->f->inode->type) || (v->f->flags & O_PATH))
 		r = -EACCES;
 	else if (((int)a[3] & MAP_TYPE) == MAP_SHARED &&

@@ -97,11 +97,13 @@ struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd)
 	char p[64];
 
 	if ((fd < SBX_VFD_LO && (fd < 0 || fd >= SBX_LOW_HI)) ||
-	    fd >= SBX_VFD_HI || (!sb->memfd_dev && !sb->pipe_dev))
+	    fd >= SBX_VFD_HI ||
+	    (!sb->memfd_dev && !sb->pipe_dev && !sb->fifo_dev))
 		return NULL;
 	snprintf(p, sizeof(p), "/proc/%d/fd/%d", c->tid, fd);
 	if (stat(p, &st) < 0 ||
-	    (st.st_dev != sb->memfd_dev && st.st_dev != sb->pipe_dev))
+	    (st.st_dev != sb->memfd_dev && st.st_dev != sb->pipe_dev &&
+	     st.st_dev != sb->fifo_dev))
 		return NULL;
 	pthread_mutex_lock(&sb->lock);
 	for (struct sbx_vfile *v = sb->vfiles; v; v = v->next)
@@ -112,6 +114,125 @@ struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd)
 		}
 	pthread_mutex_unlock(&sb->lock);
 	return found;
+}
+
+static struct sbx_vfile *fifo_find(struct sbx *sb, const struct stat *st)
+{
+	for (struct sbx_vfile *v = sb->vfiles; v; v = v->next)
+		if (v->fifo && v->ph_ino == st->st_ino &&
+		    v->ph_dev == st->st_dev)
+			return v;
+	return NULL;
+}
+
+/* Count one more open description of the FIFO node behind st (fd, ours),
+ * making its record on first use. */
+static int fifo_record(struct sbx_call *c, struct sbx_mount *mt,
+		       struct vfs_file *f, const char *path,
+		       const struct stat *st, int fd)
+{
+	struct sbx *sb = c->sb;
+	struct sbx_vfile *v, *made;
+	struct vfs_file *pf;
+	char p[64];
+
+	pthread_mutex_lock(&sb->lock);
+	v = fifo_find(sb, st);
+	if (v)
+		v->fifo_opens++;
+	pthread_mutex_unlock(&sb->lock);
+	if (v)
+		return 0;
+	made = calloc(1, sizeof(*made));
+	if (!made)
+		return -ENOMEM;
+	pthread_mutex_lock(&mt->fs->m->lock);
+	vfs_inode_get(f->inode); /* vfs_file_new takes this reference */
+	pthread_mutex_unlock(&mt->fs->m->lock);
+	/* A file the server never opened (no fh): the node's metadata
+	 * only. Not O_PATH, which fchmod and friends refuse. */
+	if (vfs_file_new(mt->fs->m, f->inode, O_RDONLY, false, NULL, &pf)) {
+		vfs_inode_put(mt->fs->m, f->inode);
+		free(made);
+		return -ENOMEM;
+	}
+	made->fifo = true;
+	made->fifo_opens = 1;
+	made->f = pf;
+	made->mnt = mt;
+	sbx_mount_get(mt);
+	made->who = *sbx_who(c);
+	made->path = strdup(path);
+	made->refs = 1;
+	made->memfd = made->ctl = made->wd = -1;
+	made->ph_dev = st->st_dev;
+	made->ph_ino = st->st_ino;
+	pthread_mutex_lock(&sb->lock);
+	v = fifo_find(sb, st);
+	if (v) {
+		v->fifo_opens++; /* another opener made it meanwhile */
+	} else {
+		made->next = sb->vfiles;
+		sb->vfiles = made;
+		sb->fifo_dev = st->st_dev;
+	}
+	pthread_mutex_unlock(&sb->lock);
+	if (v) {
+		sbx_vfile_put(sb, made);
+		return 0;
+	}
+	/* Each open description's last close shows here (drain). */
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	made->wd = inotify_add_watch(sb->inotify, p, IN_CLOSE_NOWRITE |
+						      IN_CLOSE_WRITE);
+	return 0;
+}
+
+/* One open description of a FIFO node is gone (or never reached the
+ * process): the record goes with the last. Called with sb->lock held;
+ * returns the record to put after unlocking, or NULL. */
+static struct sbx_vfile *fifo_closed_locked(struct sbx *sb,
+					    struct sbx_vfile *v)
+{
+	if (--v->fifo_opens)
+		return NULL;
+	for (struct sbx_vfile **pp = &sb->vfiles; *pp; pp = &(*pp)->next)
+		if (*pp == v) {
+			*pp = v->next;
+			return v;
+		}
+	return NULL;
+}
+
+/* A FIFO: the process gets the local pipe itself, in the window, so
+ * that its metadata calls (fstat, fchmod, ...) reach the server's node
+ * while reads and writes stay the kernel's. Our copy is closed before
+ * the call returns: a pipe end left open here would count as a reader
+ * or writer (O_NONBLOCK opens, EOF). */
+static long fifo_send(struct sbx_call *c, struct sbx_mount *mt,
+		      struct vfs_file *f, const char *path, bool cloexec,
+		      int at_fd)
+{
+	struct stat st;
+	long r;
+
+	r = fstat(f->native_fd, &st) < 0 ? -errno
+		: fifo_record(c, mt, f, path, &st, f->native_fd);
+	if (!r) {
+		r = sbx_install_fd(c, f->native_fd, at_fd, cloexec);
+		if (r < 0) {
+			struct sbx_vfile *gone, *v;
+
+			pthread_mutex_lock(&c->sb->lock);
+			v = fifo_find(c->sb, &st);
+			gone = v ? fifo_closed_locked(c->sb, v) : NULL;
+			pthread_mutex_unlock(&c->sb->lock);
+			if (gone)
+				sbx_vfile_put(c->sb, gone);
+		}
+	}
+	vfs_file_put(f);
+	return r;
 }
 
 long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
@@ -128,24 +249,8 @@ long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
 	long r;
 
 	if (f->native_fd >= 0) {
-		/* A FIFO: the process gets the local pipe itself, at the
-		 * lowest free number as open(2) gives. Our copy is closed
-		 * before the call returns: a pipe end left open here would
-		 * count as a reader or writer (O_NONBLOCK opens, EOF). */
-		struct seccomp_notif_addfd a = {
-			.id = c->n->id, .srcfd = (uint32_t)f->native_fd,
-			.newfd_flags = cloexec ? O_CLOEXEC : 0 };
-
 		free(v);
-		if (at_fd >= 0) {
-			a.flags = SECCOMP_ADDFD_FLAG_SETFD;
-			a.newfd = (uint32_t)at_fd;
-		}
-		r = ioctl(sb->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
-		if (r < 0)
-			r = errno == EBADF ? -EMFILE : -errno;
-		vfs_file_put(f);
-		return r;
+		return fifo_send(c, mt, f, path, cloexec, at_fd);
 	}
 	if (!v) {
 		vfs_file_put(f);
@@ -320,7 +425,17 @@ void sbx_vfile_drain(struct sbx *sb, bool wait)
 			pthread_mutex_lock(&sb->lock);
 			for (struct sbx_vfile **pp = &sb->vfiles; *pp;
 			     pp = &(*pp)->next)
-				if ((*pp)->wd == e->wd) {
+				if ((*pp)->wd == e->wd && (*pp)->fifo) {
+					struct sbx_vfile *v =
+						fifo_closed_locked(sb, *pp);
+
+					if (v) {
+						v->next = gone;
+						gone = v;
+						count++;
+					}
+					break;
+				} else if ((*pp)->wd == e->wd) {
 					struct sbx_vfile *v = *pp;
 
 					*pp = v->next;
@@ -397,10 +512,11 @@ void *sbx_inotify_thread(void *arg)
 bool sbx_vfile_is(struct sbx_call *c, int fd)
 {
 	struct sbx_vfile *v = sbx_vfile_of(c, fd);
+	bool is = v && !v->fifo; /* a FIFO's data is the kernel's */
 
 	if (v)
 		sbx_vfile_put(c->sb, v);
-	return v != NULL;
+	return is;
 }
 
 /* close(2) of a placeholder: the kernel closes it (CONTINUE). The
@@ -413,8 +529,11 @@ long sbx_sys_close(struct sbx_call *c)
 	struct sbx_vfile *v = sbx_vfile_of(c, (int)c->n->data.args[0]);
 	uint64_t owner;
 
-	if (!v)
+	if (!v || v->fifo) {
+		if (v)
+			sbx_vfile_put(c->sb, v);
 		return SBX_CONTINUE;
+	}
 	owner = ((uint64_t)sbx_tgid(c) << 1) | 1;
 	pthread_mutex_lock(&c->sb->lock);
 	for (unsigned i = 0; i < v->n_lock_owners; i++)
