@@ -305,6 +305,7 @@ long sbx_sys_umount2(struct sbx_call *c)
 	    __atomic_load_n(&mt->refs, __ATOMIC_RELAXED) > 2) {
 		sbx_procs_reap(sb, 0);
 		sbx_vfile_drain(sb, true);
+		sbx_fifo_gc(sb, mt, false);
 	}
 	if (!(flags & (MNT_DETACH | MNT_FORCE)) &&
 	    __atomic_load_n(&mt->refs, __ATOMIC_RELAXED) > 2) {
@@ -335,6 +336,7 @@ void sbx_unmount_all(struct sbx *sb)
 			break;
 		if (!unlink_mount(sb, mt))
 			continue;
+		sbx_fifo_gc(sb, mt, true);
 		mount_shutdown(sb, mt, true);
 		sbx_mount_put(sb, mt);
 	}

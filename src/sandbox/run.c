@@ -368,6 +368,7 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 		}
 	}
 	reap_all(&status, sb->child, &child_done);
+	sbx_fifo_gc(sb, NULL, true); /* those of lazily detached mounts */
 	__atomic_store_n(&sb->stopping, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&sb->wlock);
 	while (sb->workers)

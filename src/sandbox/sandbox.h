@@ -116,10 +116,12 @@ struct sbx_vfile {
 	bool materialized;	/* the memfd holds the file's data */
 	/* A FIFO node: one record per node, whose "placeholder" is
 	 * fusebox's private FIFO itself, given to the process (data moves
-	 * natively; only metadata calls are served). fifo_opens counts the
-	 * open descriptions; the record goes when their closes are seen. */
+	 * natively; only metadata calls are served). The kernel tells of
+	 * no close we could count reliably (a FIFO's inotify close events
+	 * coalesce), so the record stays until its mount goes, or until an
+	 * unmount finds no process holding the FIFO (sbx_fifo_gc). */
 	bool fifo;
-	unsigned fifo_opens;
+	bool gc_seen;		/* sbx_fifo_gc's mark (sb->lock) */
 	unsigned refs;		/* the table's, and users' */
 	struct fuse_caller who;	/* the opener: FLUSH at the last close */
 	/* Processes that took POSIX locks through it (sb->lock). */
@@ -239,6 +241,9 @@ struct sbx_mount *sbx_mount_over(struct sbx *sb, dev_t dev, ino_t ino);
 long sbx_sys_mount(struct sbx_call *c);
 long sbx_sys_umount2(struct sbx_call *c);
 void sbx_unmount_all(struct sbx *sb);
+/* Drop the FIFO records of mt (every mount: NULL) that no process holds
+ * open any more; with all, every one of them. */
+void sbx_fifo_gc(struct sbx *sb, struct sbx_mount *mt, bool all);
 
 /* device.c */
 long sbx_dev_open(struct sbx_call *c, int flags);

@@ -16,6 +16,7 @@
  * poll, select and epoll on it run natively and see the file's state;
  * such a file cannot be mapped (ENODEV).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -39,7 +40,9 @@ static void vfile_free(struct sbx *sb, struct sbx_vfile *v)
 {
 	struct sbx_mount *mt = v->mnt;
 
-	if (v->f) {
+	if (v->f && v->fifo) {
+		vfs_file_put(v->f); /* never opened on the server */
+	} else if (v->f) {
 		/* The processes that took record locks through it and did
 		 * not close(2) it (they exited, or closed by close_range)
 		 * lose them now, each as its own close would. */
@@ -125,39 +128,31 @@ static struct sbx_vfile *fifo_find(struct sbx *sb, const struct stat *st)
 	return NULL;
 }
 
-/* Count one more open description of the FIFO node behind st (fd, ours),
- * making its record on first use. */
+/* The record of the FIFO node behind st (fusebox's private FIFO),
+ * made on first use. */
 static int fifo_record(struct sbx_call *c, struct sbx_mount *mt,
 		       struct vfs_file *f, const char *path,
-		       const struct stat *st, int fd)
+		       const struct stat *st)
 {
 	struct sbx *sb = c->sb;
 	struct sbx_vfile *v, *made;
 	struct vfs_file *pf;
-	char p[64];
 
 	pthread_mutex_lock(&sb->lock);
 	v = fifo_find(sb, st);
-	if (v)
-		v->fifo_opens++;
 	pthread_mutex_unlock(&sb->lock);
 	if (v)
 		return 0;
 	made = calloc(1, sizeof(*made));
 	if (!made)
 		return -ENOMEM;
-	pthread_mutex_lock(&mt->fs->m->lock);
-	vfs_inode_get(f->inode); /* vfs_file_new takes this reference */
-	pthread_mutex_unlock(&mt->fs->m->lock);
 	/* A file the server never opened (no fh): the node's metadata
 	 * only. Not O_PATH, which fchmod and friends refuse. */
 	if (vfs_file_new(mt->fs->m, f->inode, O_RDONLY, false, NULL, &pf)) {
-		vfs_inode_put(mt->fs->m, f->inode);
 		free(made);
 		return -ENOMEM;
 	}
 	made->fifo = true;
-	made->fifo_opens = 1;
 	made->f = pf;
 	made->mnt = mt;
 	sbx_mount_get(mt);
@@ -169,39 +164,82 @@ static int fifo_record(struct sbx_call *c, struct sbx_mount *mt,
 	made->ph_ino = st->st_ino;
 	pthread_mutex_lock(&sb->lock);
 	v = fifo_find(sb, st);
-	if (v) {
-		v->fifo_opens++; /* another opener made it meanwhile */
-	} else {
+	if (!v) {
 		made->next = sb->vfiles;
 		sb->vfiles = made;
 		sb->fifo_dev = st->st_dev;
 	}
 	pthread_mutex_unlock(&sb->lock);
-	if (v) {
-		sbx_vfile_put(sb, made);
-		return 0;
-	}
-	/* Each open description's last close shows here (drain). */
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	made->wd = inotify_add_watch(sb->inotify, p, IN_CLOSE_NOWRITE |
-						      IN_CLOSE_WRITE);
+	if (v)
+		sbx_vfile_put(sb, made); /* another opener made it meanwhile */
 	return 0;
 }
 
-/* One open description of a FIFO node is gone (or never reached the
- * process): the record goes with the last. Called with sb->lock held;
- * returns the record to put after unlocking, or NULL. */
-static struct sbx_vfile *fifo_closed_locked(struct sbx *sb,
-					    struct sbx_vfile *v)
+/* Whether any process we can see holds the FIFO (dev, ino) open. */
+static bool fifo_held(dev_t dev, ino_t ino)
 {
-	if (--v->fifo_opens)
-		return NULL;
-	for (struct sbx_vfile **pp = &sb->vfiles; *pp; pp = &(*pp)->next)
-		if (*pp == v) {
-			*pp = v->next;
-			return v;
+	DIR *proc = opendir("/proc");
+	struct dirent *pe;
+	bool held = false;
+
+	while (proc && !held && (pe = readdir(proc))) {
+		char p[64];
+		DIR *fds;
+		struct dirent *fe;
+
+		if (pe->d_name[0] < '1' || pe->d_name[0] > '9' ||
+		    atoi(pe->d_name) == getpid())
+			continue;
+		snprintf(p, sizeof(p), "/proc/%d/fd", atoi(pe->d_name));
+		fds = opendir(p);
+		while (fds && !held && (fe = readdir(fds))) {
+			struct stat st;
+
+			if (fe->d_name[0] == '.')
+				continue;
+			/* stat, not open: no reader or writer appears. */
+			if (!fstatat(dirfd(fds), fe->d_name, &st, 0) &&
+			    S_ISFIFO(st.st_mode) && st.st_dev == dev &&
+			    st.st_ino == ino)
+				held = true;
 		}
-	return NULL;
+		if (fds)
+			closedir(fds);
+	}
+	if (proc)
+		closedir(proc);
+	return held;
+}
+
+void sbx_fifo_gc(struct sbx *sb, struct sbx_mount *mt, bool all)
+{
+	for (;;) {
+		struct sbx_vfile *v = NULL;
+
+		pthread_mutex_lock(&sb->lock);
+		for (struct sbx_vfile **pp = &sb->vfiles; *pp;
+		     pp = &(*pp)->next) {
+			struct sbx_vfile *x = *pp;
+
+			if (!x->fifo || x->gc_seen || (mt && x->mnt != mt))
+				continue;
+			x->gc_seen = true;
+			v = x;
+			__atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
+			break;
+		}
+		pthread_mutex_unlock(&sb->lock);
+		if (!v)
+			break;
+		if ((all || !fifo_held(v->ph_dev, v->ph_ino)) &&
+		    vfile_unlink(sb, v))
+			sbx_vfile_put(sb, v); /* the table's reference */
+		sbx_vfile_put(sb, v);
+	}
+	pthread_mutex_lock(&sb->lock);
+	for (struct sbx_vfile *x = sb->vfiles; x; x = x->next)
+		x->gc_seen = false;
+	pthread_mutex_unlock(&sb->lock);
 }
 
 /* A FIFO: the process gets the local pipe itself, in the window, so
@@ -217,20 +255,9 @@ static long fifo_send(struct sbx_call *c, struct sbx_mount *mt,
 	long r;
 
 	r = fstat(f->native_fd, &st) < 0 ? -errno
-		: fifo_record(c, mt, f, path, &st, f->native_fd);
-	if (!r) {
+		: fifo_record(c, mt, f, path, &st);
+	if (!r)
 		r = sbx_install_fd(c, f->native_fd, at_fd, cloexec);
-		if (r < 0) {
-			struct sbx_vfile *gone, *v;
-
-			pthread_mutex_lock(&c->sb->lock);
-			v = fifo_find(c->sb, &st);
-			gone = v ? fifo_closed_locked(c->sb, v) : NULL;
-			pthread_mutex_unlock(&c->sb->lock);
-			if (gone)
-				sbx_vfile_put(c->sb, gone);
-		}
-	}
 	vfs_file_put(f);
 	return r;
 }
@@ -425,17 +452,7 @@ void sbx_vfile_drain(struct sbx *sb, bool wait)
 			pthread_mutex_lock(&sb->lock);
 			for (struct sbx_vfile **pp = &sb->vfiles; *pp;
 			     pp = &(*pp)->next)
-				if ((*pp)->wd == e->wd && (*pp)->fifo) {
-					struct sbx_vfile *v =
-						fifo_closed_locked(sb, *pp);
-
-					if (v) {
-						v->next = gone;
-						gone = v;
-						count++;
-					}
-					break;
-				} else if ((*pp)->wd == e->wd) {
+				if ((*pp)->wd == e->wd) {
 					struct sbx_vfile *v = *pp;
 
 					*pp = v->next;

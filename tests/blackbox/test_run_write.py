@@ -521,6 +521,27 @@ def fifo():
 step("os.mkfifo", fifo)
 
 
+def fifo_use():
+    """The FIFO's descriptors: data through the pipe, metadata from the
+    server's node, across two opens and a reopen after both closed."""
+    out = []
+    for _ in range(2):
+        r = os.open("fifo", os.O_RDONLY | os.O_NONBLOCK)
+        w_ = os.open("fifo", os.O_WRONLY)
+        os.write(w_, b"through the pipe")
+        data = os.read(r, 100)
+        fs, ps = os.fstat(r), os.lstat("fifo")
+        os.fchmod(w_, 0o600)
+        out.append("%s same_ino=%s %s after_fchmod=%s" % (
+            data, fs.st_ino == ps.st_ino, stat.filemode(fs.st_mode),
+            st("fifo")))
+        os.close(w_)
+        os.close(r)
+        os.chmod("fifo", 0o644)
+    return " | ".join(out)
+step("FIFO open, write, read, fstat, fchmod", fifo_use)
+
+
 def locks():
     fd = os.open("pp", os.O_RDWR)
     fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 4, 0)
