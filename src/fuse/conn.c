@@ -249,6 +249,11 @@ void fuse_set_waiter(const struct fuse_waiter *w)
 	waiter = w;
 }
 
+bool fuse_has_waiter(void)
+{
+	return waiter != NULL;
+}
+
 bool fuse_caller_gone(void)
 {
 	return waiter && waiter->gone(waiter->ctx);
@@ -256,11 +261,13 @@ bool fuse_caller_gone(void)
 
 #define WAITER_POLL_NS (10 * 1000 * 1000)
 
-/* Wait, asking the waiter now and then whether its caller is gone. */
+/* Wait, asking the waiter now and then whether its caller is gone. Once
+ * it is, the server is sent FUSE_INTERRUPT as soon as it has the request;
+ * its answer is still awaited (and then discarded by the caller). */
 static void wait_interruptible(struct fuse_conn *c, struct fuse_req *req)
 {
 	const struct fuse_waiter *w = waiter;
-	bool sent_interrupt = false;
+	bool gone = false, sent_interrupt = false;
 
 	while (req->state != REQ_DONE || req->sending) {
 		struct timespec ts;
@@ -278,14 +285,17 @@ static void wait_interruptible(struct fuse_conn *c, struct fuse_req *req)
 		}
 		if (pthread_cond_timedwait(&req->cv, &c->lock, &ts) != ETIMEDOUT)
 			continue;
-		if (req->state != REQ_SENT)
+		if (!gone) {
+			pthread_mutex_unlock(&c->lock);
+			gone = w->gone(w->ctx);
+			pthread_mutex_lock(&c->lock);
+		}
+		if (!gone || req->state != REQ_SENT)
 			continue; /* not yet with the server: nothing to stop */
 		unique = req->in.unique;
 		pthread_mutex_unlock(&c->lock);
-		if (w->gone(w->ctx)) {
-			fuse_op_interrupt(c, unique);
-			sent_interrupt = true;
-		}
+		fuse_op_interrupt(c, unique);
+		sent_interrupt = true;
 		pthread_mutex_lock(&c->lock);
 	}
 }

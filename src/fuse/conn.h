@@ -174,6 +174,8 @@ void fuse_set_waiter(const struct fuse_waiter *w);
 /* Whether this thread's waiter says its caller is gone (false without
  * one): for waits that are not requests, such as a blocking lock. */
 bool fuse_caller_gone(void);
+/* Whether this thread serves a caller that can go (a sandboxed call). */
+bool fuse_has_waiter(void);
 /* Send a heap request whose completion runs req->done (which frees it). */
 void fuse_send_async(struct fuse_conn *c, struct fuse_req *req);
 /* Send without waiting; then fuse_wait() once. For pipelined READs. */

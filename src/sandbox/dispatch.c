@@ -220,6 +220,12 @@ long sbx_dispatch(struct sbx_call *c)
 	case __NR_close:
 		r = sbx_sys_close(c);
 		break;
+	case __NR_bind:
+		r = sbx_sys_bind(c);
+		break;
+	case __NR_connect:
+		r = sbx_sys_connect(c);
+		break;
 	default:
 		r = sbx_sys_modify(c);
 	}

@@ -11,8 +11,14 @@
 #include <errno.h>
 #include <seccomp.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/filter.h>
 #include <linux/fuse.h>
+#include <linux/seccomp.h>
 
 #include "sandbox/sandbox.h"
 
@@ -37,6 +43,8 @@ static const int path_calls[] = {
 	SCMP_SYS(futimesat), SCMP_SYS(mknod), SCMP_SYS(mknodat),
 	SCMP_SYS(setxattr), SCMP_SYS(lsetxattr), SCMP_SYS(removexattr),
 	SCMP_SYS(lremovexattr), SCMP_SYS(name_to_handle_at),
+	/* The path is in the sockaddr: a Unix socket named on a mount. */
+	SCMP_SYS(bind), SCMP_SYS(connect),
 };
 
 /* Syscalls whose first argument is a descriptor: trapped in the window. */
@@ -53,7 +61,7 @@ static const int fd_calls[] = {
 	SCMP_SYS(fsetxattr), SCMP_SYS(fremovexattr), SCMP_SYS(fadvise64),
 	SCMP_SYS(flock), SCMP_SYS(readahead), SCMP_SYS(fallocate),
 	SCMP_SYS(syncfs), SCMP_SYS(splice), SCMP_SYS(copy_file_range),
-	SCMP_SYS(sendfile), SCMP_SYS(tee), SCMP_SYS(close),
+	SCMP_SYS(sendfile), SCMP_SYS(tee),
 };
 
 /* Reads of an emulated /dev/fuse end. */
@@ -70,7 +78,54 @@ static int add(scmp_filter_ctx ctx, int nr, unsigned n,
 	return r == -EDOM || r == -EFAULT ? 0 : r;
 }
 
-int sbx_filter_install(void)
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5) /* Linux 5.19 */
+#endif
+
+/* Load the filter ourselves: libseccomp 2.5 cannot ask for
+ * WAIT_KILLABLE_RECV. With it, a trapped call that the supervisor has
+ * taken is ended by fatal signals only; the supervisor looks for other
+ * signals where Linux would (sbx_signal_pending), so that a close(2) or
+ * a stat(2) on a fast server never fails with EINTR. Without it (an
+ * older kernel) any signal ends a trapped call at once. */
+static int load(scmp_filter_ctx ctx, bool *killable)
+{
+	int mfd = memfd_create("fusebox-bpf", MFD_CLOEXEC), fd, r;
+	struct sock_fprog prog;
+	off_t len;
+
+	if (mfd < 0)
+		return -errno;
+	r = seccomp_export_bpf(ctx, mfd);
+	len = r ? 0 : lseek(mfd, 0, SEEK_END);
+	if (!r && (len <= 0 || len % sizeof(struct sock_filter)))
+		r = -EINVAL;
+	prog.len = (unsigned short)(len / sizeof(struct sock_filter));
+	prog.filter = r ? NULL : malloc((size_t)len);
+	if (!r && (!prog.filter || pread(mfd, prog.filter, (size_t)len, 0) !=
+						   len))
+		r = -EIO;
+	close(mfd);
+	if (r) {
+		free(prog.filter);
+		return r;
+	}
+	*killable = true;
+	fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			  SECCOMP_FILTER_FLAG_NEW_LISTENER |
+				  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+			  &prog);
+	if (fd < 0 && errno == EINVAL) {
+		*killable = false;
+		fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				  SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	}
+	r = fd < 0 ? -errno : fd;
+	free(prog.filter);
+	return r;
+}
+
+int sbx_filter_install(bool *killable)
 {
 	struct scmp_arg_cmp in_vfd[] = {
 		SCMP_A0(SCMP_CMP_MASKED_EQ, SBX_VFD_MASK, SBX_VFD_VAL)
@@ -109,6 +164,12 @@ int sbx_filter_install(void)
 		if (!r)
 			r = add(ctx, fd_calls[i], 1, low_fd);
 	}
+	/* close only in the window (POSIX locks go at a process's first
+	 * close): a trapped call can fail with EINTR when a signal comes
+	 * before the supervisor has taken it, and close(2) must not (shells
+	 * close low descriptors around every fork, as SIGCHLD arrives). */
+	if (!r)
+		r = add(ctx, SCMP_SYS(close), 1, in_vfd);
 	for (size_t i = 0; !r && i < sizeof(dev_calls) / sizeof(int); i++)
 		r = add(ctx, dev_calls[i], 1, in_dev);
 	if (!r)
@@ -127,9 +188,7 @@ int sbx_filter_install(void)
 		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
 	if (!r && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		r = -errno;
-	if (!r)
-		r = seccomp_load(ctx);
-	fd = r ? r : seccomp_notify_fd(ctx);
+	fd = r ? r : load(ctx, killable);
 	seccomp_release(ctx);
 	return fd;
 }

@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -39,6 +41,52 @@ bool sbx_call_valid(struct sbx_call *c)
 	uint64_t id = c->n->id;
 
 	return ioctl(c->sb->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+/* A signal pending for thread tid, not blocked, with a handler: the
+ * signals that make Linux stop an interruptible wait and run the handler.
+ * A process-wide pending signal counts only for a single-threaded
+ * process: another thread may take it. */
+static bool signal_pending(pid_t tid)
+{
+	unsigned long long pnd = 0, shd = 0, blk = 0, cgt = 0;
+	char p[64], line[256];
+	int threads = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%d/status", tid);
+	f = fopen(p, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Threads:", 8))
+			threads = atoi(line + 8);
+		else if (!strncmp(line, "SigPnd:", 7))
+			pnd = strtoull(line + 7, NULL, 16);
+		else if (!strncmp(line, "ShdPnd:", 7))
+			shd = strtoull(line + 7, NULL, 16);
+		else if (!strncmp(line, "SigBlk:", 7))
+			blk = strtoull(line + 7, NULL, 16);
+		else if (!strncmp(line, "SigCgt:", 7))
+			cgt = strtoull(line + 7, NULL, 16);
+	}
+	fclose(f);
+	if (threads == 1)
+		pnd |= shd;
+	return (pnd & ~blk & cgt) != 0;
+}
+
+bool sbx_call_gone(struct sbx_call *c)
+{
+	int nr = c->n->data.nr;
+
+	if (c->answered || !sbx_call_valid(c))
+		return true;
+	if (!c->sb->killable || nr == SYS_close || nr == SYS_close_range ||
+	    !signal_pending(c->tid))
+		return false;
+	c->answered = sbx_reply(c->sb, c->n->id, -SBX_ERESTARTSYS) == 0;
+	return true;
 }
 
 int sbx_read_mem(struct sbx_call *c, uint64_t addr, void *buf, size_t len)

@@ -55,11 +55,9 @@ static void spawn_worker(struct sbx *sb)
 	pthread_attr_destroy(&a);
 }
 
-/* A trapped call whose caller was signalled is no longer valid: the
- * kernel has already ended the syscall (EINTR, or a restart). */
 static bool call_gone(void *ctx)
 {
-	return !sbx_call_valid(ctx);
+	return sbx_call_gone(ctx);
 }
 
 static void *worker(void *arg)
@@ -108,7 +106,7 @@ static void *worker(void *arg)
 		fuse_set_waiter(&w);
 		r = sbx_dispatch(&c);
 		fuse_set_waiter(NULL);
-		if (r != SBX_SENT)
+		if (r != SBX_SENT && !c.answered)
 			sbx_reply(sb, n.id, r);
 
 		pthread_mutex_lock(&sb->wlock);
@@ -125,10 +123,10 @@ out:
 	return NULL;
 }
 
-static int send_fd(int sock, int fd)
+/* The listener, and a byte: 'K' when trapped calls wait killably. */
+static int send_fd(int sock, int fd, char byte)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 'L';
 	struct iovec iov = { &byte, 1 };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
 			    .msg_control = cbuf,
@@ -142,10 +140,10 @@ static int send_fd(int sock, int fd)
 	return sendmsg(sock, &m, 0) == 1 ? 0 : -errno;
 }
 
-static int recv_fd(int sock)
+static int recv_fd(int sock, char *byte_out)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte;
+	char byte = 0;
 	struct iovec iov = { &byte, 1 };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
 			    .msg_control = cbuf,
@@ -160,6 +158,7 @@ static int recv_fd(int sock)
 	if (!cm || cm->cmsg_type != SCM_RIGHTS)
 		return -EPROTO;
 	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	*byte_out = byte;
 	return fd;
 }
 
@@ -171,6 +170,7 @@ static void child_main(int sock, char *const argv[])
 	sigset_t none;
 	char go;
 	int lfd;
+	bool killable = false;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -186,13 +186,13 @@ static void child_main(int sock, char *const argv[])
 		rl.rlim_cur = SBX_VFD_HI;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	lfd = sbx_filter_install();
+	lfd = sbx_filter_install(&killable);
 	if (lfd < 0) {
 		fprintf(stderr, "fusebox: cannot install the seccomp filter: %s\n",
 			strerror(-lfd));
 		_exit(125);
 	}
-	if (send_fd(sock, lfd) < 0)
+	if (send_fd(sock, lfd, killable ? 'K' : 'L') < 0)
 		_exit(125);
 	close(lfd);
 	if (read(sock, &go, 1) != 1)
@@ -261,6 +261,7 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 	struct rlimit rl;
 	pthread_t t;
 	int sv[2], status = 0, lfd;
+	char kbyte = 0;
 	bool child_done = false;
 	uint64_t sync_flag = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
 
@@ -300,12 +301,13 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	lfd = recv_fd(sv[0]);
+	lfd = recv_fd(sv[0], &kbyte);
 	if (lfd < 0) {
 		waitpid(sb->child, &status, 0);
 		return WIFEXITED(status) ? WEXITSTATUS(status) : 125;
 	}
 	sb->listener = lfd;
+	sb->killable = kbyte == 'K';
 	/* Synchronous wake-up: the supervisor runs on the trapped thread's
 	 * CPU (measured here: a trap falls from ~30 to ~5 us). Kernels
 	 * before 6.6 lack it; we run without. */

@@ -165,6 +165,7 @@ struct sbx {
 	struct sbx_device *devices;
 	struct sbx_vfile *vfiles;
 	dev_t memfd_dev;	/* st_dev of placeholders (0: none made) */
+	bool killable;		/* trapped calls wait killably (filter.c) */
 	dev_t fifo_dev;		/* st_dev of fusebox's private FIFOs */
 	/* This kernel refuses O_CREAT|O_DIRECTORY with EINVAL (Linux 6.4
 	 * on), before it looks at the path: so does fusebox. */
@@ -194,18 +195,32 @@ struct sbx_call {
 	pid_t tid;
 	struct fuse_caller who;
 	bool who_known;
+	/* Answered early, -ERESTARTSYS, for a signal (sbx_call_gone). */
+	bool answered;
 };
+
+/* The kernel's "restart unless the handler lacks SA_RESTART": a trapped
+ * call answered with it while a caught signal is pending for the caller
+ * ends as a native call interrupted by that signal would. */
+#define SBX_ERESTARTSYS 512
 
 /* run.c */
 int sbx_run(const struct sbx_options *o, char *const argv[]);
 
 /* filter.c: install the filter in the calling process; returns the
- * listener fd or a negative errno. */
-int sbx_filter_install(void);
+ * listener fd or a negative errno, and whether trapped calls wait
+ * killably (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV). */
+int sbx_filter_install(bool *killable);
 
 /* notify.c: talking to the kernel about a trapped call. */
 int sbx_reply(struct sbx *sb, uint64_t id, long val);
 bool sbx_call_valid(struct sbx_call *c);
+/* Whether a trapped call should stop waiting: its caller is gone
+ * (killed; under the old interruptible wait, any signal), or a signal it
+ * catches is pending, in which case the call is answered -ERESTARTSYS
+ * right here and the rest of its work is discarded. close(2) and
+ * close_range(2) never stop for a signal, as on Linux. */
+bool sbx_call_gone(struct sbx_call *c);
 /* Copy in the NUL-terminated string at addr (at most size-1 bytes):
  * -EFAULT, -ENAMETOOLONG. */
 int sbx_read_str(struct sbx_call *c, uint64_t addr, char *buf, size_t size);
@@ -277,6 +292,24 @@ int sbx_at_flags(int at_flags);
 int sbx_resolve(struct sbx_call *c, int dirfd, const char *path, int flags,
 		struct sbx_target *t);
 void sbx_target_put(struct sbx *sb, struct sbx_target *t);
+
+/* sys_modify.c: the directory that holds a path's last name, for calls
+ * that make or remove a name. */
+struct sbx_named {
+	struct sbx_target dir;	/* VIRTUAL: the directory in the mount */
+	struct vfs_last last;
+	bool mountpoint;	/* native dir, and the name is a mountpoint */
+};
+/* 0 with nm filled (put it), SBX_CONTINUE for "" (the kernel's ENOENT),
+ * or a negative errno. */
+long sbx_parent_of_path(struct sbx_call *c, int dirfd, const char *path,
+			struct sbx_named *nm);
+void sbx_named_put(struct sbx *sb, struct sbx_named *nm);
+
+/* sys_socket.c: bind(2) and connect(2) of Unix sockets named on a
+ * mount. */
+long sbx_sys_bind(struct sbx_call *c);
+long sbx_sys_connect(struct sbx_call *c);
 
 /* vfd.c */
 struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd);

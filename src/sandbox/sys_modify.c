@@ -29,31 +29,21 @@
 #define XATTR_NAME_MAX_ 255
 #define XATTR_SIZE_MAX_ 65536
 
-/* The directory that holds a path's last name. */
-struct named {
-	struct sbx_target dir;	/* VIRTUAL: the directory in the mount */
-	struct vfs_last last;
-	bool mountpoint;	/* native dir, and the name is a mountpoint */
-};
 
-static void named_put(struct sbx *sb, struct named *nm)
+void sbx_named_put(struct sbx *sb, struct sbx_named *nm)
 {
 	sbx_target_put(sb, &nm->dir);
 }
 
-/* 0 with nm filled; SBX_CONTINUE for a bad pointer (the kernel says
- * EFAULT); or the errno. */
-static long parent_of(struct sbx_call *c, int dirfd, uint64_t addr,
-		      struct named *nm)
+long sbx_parent_of_path(struct sbx_call *c, int dirfd, const char *path,
+			struct sbx_named *nm)
 {
-	char path[PATH_MAX], parent[PATH_MAX];
+	char parent[PATH_MAX];
 	size_t len, end, begin;
 	long err;
 
 	memset(&nm->dir, 0, sizeof(nm->dir));
 	nm->mountpoint = false;
-	if (sbx_read_str(c, addr, path, sizeof(path)) < 0)
-		return SBX_CONTINUE;
 	len = strlen(path);
 	if (!len)
 		return SBX_CONTINUE; /* ENOENT, the kernel's */
@@ -81,13 +71,13 @@ static long parent_of(struct sbx_call *c, int dirfd, uint64_t addr,
 		return err;
 	if (nm->dir.where == SBX_VIRTUAL) {
 		if (!S_ISDIR(nm->dir.ino->type)) {
-			named_put(c->sb, nm);
+			sbx_named_put(c->sb, nm);
 			return -ENOTDIR;
 		}
 		if (nm->last.type == VFS_LAST_DOTDOT &&
 		    nm->dir.ino == nm->dir.mnt->fs->m->root) {
 			/* ".." of a mount's root is outside it. */
-			named_put(c->sb, nm);
+			sbx_named_put(c->sb, nm);
 			return -EXDEV;
 		}
 		return 0;
@@ -106,6 +96,20 @@ static long parent_of(struct sbx_call *c, int dirfd, uint64_t addr,
 	return 0;
 }
 
+/* 0 with nm filled; SBX_CONTINUE for a bad pointer (the kernel says
+ * EFAULT); or the errno. */
+static long parent_of(struct sbx_call *c, int dirfd, uint64_t addr,
+		      struct sbx_named *nm)
+{
+	char path[PATH_MAX];
+
+	memset(&nm->dir, 0, sizeof(nm->dir));
+	nm->mountpoint = false;
+	if (sbx_read_str(c, addr, path, sizeof(path)) < 0)
+		return SBX_CONTINUE;
+	return sbx_parent_of_path(c, dirfd, path, nm);
+}
+
 /* The caller with the umask it creates with. */
 static const struct fuse_caller *creator(struct sbx_call *c)
 {
@@ -118,7 +122,7 @@ static long make_name(struct sbx_call *c, int dirfd, uint64_t addr,
 		      enum make_kind k, mode_t mode, dev_t dev,
 		      const char *target)
 {
-	struct named nm;
+	struct sbx_named nm;
 	struct vfs_mount *m;
 	long err = parent_of(c, dirfd, addr, &nm);
 
@@ -135,7 +139,7 @@ static long make_name(struct sbx_call *c, int dirfd, uint64_t addr,
 	} else {
 		err = vfs_symlink(m, creator(c), nm.dir.ino, &nm.last, target);
 	}
-	named_put(c->sb, &nm);
+	sbx_named_put(c->sb, &nm);
 	return err;
 }
 
@@ -152,7 +156,7 @@ static long sys_symlink(struct sbx_call *c, uint64_t target, int dirfd,
 static long remove_name(struct sbx_call *c, int dirfd, uint64_t addr,
 			bool dir)
 {
-	struct named nm;
+	struct sbx_named nm;
 	struct vfs_mount *m;
 	long err = parent_of(c, dirfd, addr, &nm);
 
@@ -168,21 +172,21 @@ static long remove_name(struct sbx_call *c, int dirfd, uint64_t addr,
 		err = vfs_rmdir(m, sbx_who(c), nm.dir.ino, &nm.last);
 	else
 		err = vfs_unlink(m, sbx_who(c), nm.dir.ino, &nm.last);
-	named_put(c->sb, &nm);
+	sbx_named_put(c->sb, &nm);
 	return err;
 }
 
 static long sys_rename(struct sbx_call *c, int od, uint64_t op, int nd,
 		       uint64_t np, unsigned flags)
 {
-	struct named o, n;
+	struct sbx_named o, n;
 	long err = parent_of(c, od, op, &o);
 
 	if (err)
 		return err;
 	err = parent_of(c, nd, np, &n);
 	if (err) {
-		named_put(c->sb, &o);
+		sbx_named_put(c->sb, &o);
 		return err;
 	}
 	if (o.dir.where == SBX_NATIVE && n.dir.where == SBX_NATIVE)
@@ -192,8 +196,8 @@ static long sys_rename(struct sbx_call *c, int od, uint64_t op, int nd,
 	else
 		err = vfs_rename(o.dir.mnt->fs->m, sbx_who(c), o.dir.ino,
 				 &o.last, n.dir.ino, &n.last, flags);
-	named_put(c->sb, &n);
-	named_put(c->sb, &o);
+	sbx_named_put(c->sb, &n);
+	sbx_named_put(c->sb, &o);
 	return err;
 }
 
@@ -202,7 +206,7 @@ static long sys_link(struct sbx_call *c, int od, uint64_t op, int nd,
 {
 	char path[PATH_MAX];
 	struct sbx_target t;
-	struct named n;
+	struct sbx_named n;
 	long err;
 
 	if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
@@ -229,7 +233,7 @@ static long sys_link(struct sbx_call *c, int od, uint64_t op, int nd,
 	else
 		err = vfs_link(t.mnt->fs->m, creator(c), t.ino, n.dir.ino,
 			       &n.last);
-	named_put(c->sb, &n);
+	sbx_named_put(c->sb, &n);
 	sbx_target_put(c->sb, &t);
 	return err;
 }

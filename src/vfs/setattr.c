@@ -62,6 +62,52 @@ int vfs_chmod(struct vfs_mount *m, const struct fuse_caller *who,
 	return err ? err : vfs_setattr(m, who, ino, NULL, &in);
 }
 
+/* The mode Linux's should_remove_suid leaves: set-user-ID goes, and
+ * set-group-ID when group execute is on (else it is mandatory locking's
+ * mark). Whether anything changes. */
+static bool privs_killed(mode_t mode, mode_t *out)
+{
+	*out = mode & ~S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		*out &= ~S_ISGID;
+	return *out != mode;
+}
+
+int vfs_kill_privs(struct vfs_mount *m, const struct fuse_caller *who,
+		   struct vfs_inode *ino, struct vfs_file *f,
+		   struct fuse_setattr_in *in)
+{
+	struct stat st;
+	mode_t mode;
+	int err;
+
+	if (who->uid == 0 || !S_ISREG(ino->type)) /* CAP_FSETID */
+		return 0;
+	/* The mode held, even if our own writes made the size and times
+	 * stale (Linux keeps the mode valid across them too). */
+	pthread_mutex_lock(&m->lock);
+	mode = ino->attr.mode;
+	pthread_mutex_unlock(&m->lock);
+	if (!privs_killed(mode, &mode))
+		return 0;
+	/* As fuse_setattr without HANDLE_KILLPRIV: from fresh attributes,
+	 * with no permission check (the kernel's own change). */
+	err = vfs_getattr(m, who, ino, f, true, &st);
+	if (err || !privs_killed(st.st_mode, &mode))
+		return err;
+	if (in) {
+		in->valid |= FATTR_MODE;
+		in->mode = mode;
+		return 0;
+	}
+	{
+		struct fuse_setattr_in kill = { .valid = FATTR_MODE,
+						.mode = mode };
+
+		return vfs_setattr(m, who, ino, f, &kill);
+	}
+}
+
 int vfs_chown(struct vfs_mount *m, const struct fuse_caller *who,
 	      struct vfs_inode *ino, uid_t uid, gid_t gid)
 {
@@ -131,6 +177,12 @@ int vfs_truncate(struct vfs_mount *m, const struct fuse_caller *who,
 	/* No FATTR_MTIME: Linux's truncate and ftruncate leave the times
 	 * to the server. */
 	in.size = (uint64_t)len;
+	{
+		int err = vfs_kill_privs(m, who, ino, f, &in);
+
+		if (err)
+			return err;
+	}
 	return vfs_setattr(m, who, ino, f, &in);
 }
 

@@ -263,6 +263,16 @@ int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 int vfs_fifo_open(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 		  struct vfs_file **out);
 void vfs_fifo_cleanup(struct vfs_mount *m);
+/* The path of ino's local object (a FIFO, or the socket bound for a
+ * socket node) in the mount's private directory, made on demand. */
+int vfs_local_path(struct vfs_mount *m, struct vfs_inode *ino, char *out,
+		   size_t size);
+/* setattr.c: Linux's removal of set-user-ID/set-group-ID when a caller
+ * without CAP_FSETID writes or truncates: into in (the same SETATTR),
+ * or, in NULL, as a SETATTR of its own. */
+int vfs_kill_privs(struct vfs_mount *m, const struct fuse_caller *who,
+		   struct vfs_inode *ino, struct vfs_file *f,
+		   struct fuse_setattr_in *in);
 /* WRITE split by max_write and max_pages; a short WRITE ends it. */
 ssize_t vfs_pwrite(struct vfs_file *f, const struct fuse_caller *who,
 		   const void *buf, size_t count, off_t off);

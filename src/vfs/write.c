@@ -53,14 +53,28 @@ static ssize_t write_at(struct vfs_file *f, const struct fuse_caller *who,
 	uint32_t chunk = write_chunk(f->m->conn);
 	size_t done = 0;
 
+	uint32_t write_flags = 0;
+	int err;
+
 	if (off > (uint64_t)INT64_MAX || count > (uint64_t)INT64_MAX - off)
 		return -EFBIG;
+	/* Linux's file_remove_privs: a write by a caller without
+	 * CAP_FSETID clears set-user-ID and set-group-ID; for direct I/O it
+	 * asks the server in the WRITE itself. */
+	if (f->open_flags & FOPEN_DIRECT_IO) {
+		if (who->uid != 0)
+			write_flags |= FUSE_WRITE_KILL_SUIDGID;
+	} else {
+		err = vfs_kill_privs(f->m, who, f->inode, f, NULL);
+		if (err)
+			return err;
+	}
 	while (done < count) {
 		uint32_t want = count - done < chunk ? (uint32_t)(count - done)
 						     : chunk;
 		ssize_t n = fuse_op_write(f->m->conn, who, f->inode->nodeid,
 					  f->fh, off + done, buf + done, want,
-					  f->flags, 0, 0);
+					  f->flags, 0, write_flags);
 
 		if (n < 0) {
 			if (!done)

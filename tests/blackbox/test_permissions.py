@@ -155,6 +155,10 @@ TREE = [
     ("stickyown", "d", 0o1777, "me"),
     ("stickyown/nf", "f", 0o644, "nobody"),
     ("sgdir", "d", 0o2775, "root:me"),
+    ("files/suid_w", "f", 0o6777, "root"),
+    ("files/suid_t", "f", 0o6777, "root"),
+    ("files/sgid_nx_w", "f", 0o2766, "root"),
+    ("own/suid_w", "f", 0o4777, "me"),
 ]
 
 
@@ -446,6 +450,13 @@ def open_steps():
     step("read own/stale again", lambda: read("own/stale"))
     step("stat own/stale_dir/f again", lambda: st("own/stale_dir/f"))
     step("open own/ro O_RDWR", lambda: opn("own/ro", os.O_RDWR))
+    # A write or truncate by a caller without CAP_FSETID clears
+    # set-user-ID, and set-group-ID if group execute is on.
+    for p in ("files/suid_w", "files/sgid_nx_w", "own/suid_w"):
+        step("write " + p, then(lambda p=p: opn(p, os.O_WRONLY, b"x"),
+                                lambda p=p: st(p)))
+    step("truncate files/suid_t", then(
+        lambda: os.truncate("files/suid_t", 1), lambda: st("files/suid_t")))
 
 
 def create_steps():

@@ -246,6 +246,59 @@ def test_signal_interrupts_call_on_hung_server(mnt):
     assert got.stdout == "interrupted 1\nHello World!\n", got.stderr
 
 
+SIGSTORM = os.path.join(BUILD, "tools", "sigstorm")
+
+
+def test_close_is_never_interrupted():
+    """close(2) of pipe ends right after fork, while SIGCHLD (a handler
+    without SA_RESTART, as dash has) comes in: never EINTR, never a
+    descriptor left open (a shell would then wait forever on the pipe)."""
+    got = run([FUSEBOX, "run", "--", SIGSTORM, "2000"])
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert got.stdout.startswith("close_eintr=0 left_open=0"), got.stdout
+
+
+def test_sa_restart_calls_on_mount_survive_a_signal_storm(tree, mnt):
+    """stat/open/read/close on a mount while SIGALRM (SA_RESTART) comes
+    every 200 us and SIGCHLD with each fork: no call fails, as on a kernel
+    FUSE mount of a prompt server."""
+    script = (f"{server('passthrough_ll')} -o source={tree} {mnt} "
+              f"|| exit 9\nSIGSTORM_RESTART=1 {SIGSTORM} 500 "
+              f"{mnt}/a/f1.txt 200; rc=$?\nfusermount3 -u {mnt}\n"
+              "exit $rc\n")
+    got = in_sandbox(script)
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert got.stdout == ("close_eintr=0 left_open=0 file_eintr=0 "
+                          "other_errors=0\n"), got.stdout
+
+
+def test_signal_interrupts_blocking_fifo_open(tree, mnt):
+    """A blocking open of a FIFO on a mount (no writer ever comes) ends
+    when a caught signal arrives, as on Linux; the mount then unmounts."""
+    prog = ("import os, signal, sys, time\n"
+            "def h(s, f): raise KeyboardInterrupt\n"
+            "signal.signal(signal.SIGALRM, h)\n"
+            "signal.alarm(1)\n"
+            "t = time.time()\n"
+            "try:\n"
+            "    os.open(sys.argv[1], os.O_RDONLY)\n"
+            "    print('opened')\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted', round(time.time() - t))\n")
+    work = tempfile.mkdtemp(prefix="fbsbx-fifo-")
+    os.chmod(work, 0o777)
+    try:
+        script = (f"{server('passthrough_ll')} -o source={work} {mnt} "
+                  f"|| exit 9\nmkfifo {mnt}/p\n"
+                  f"python3 -c \"$P\" {mnt}/p\n"
+                  f"fusermount3 -u {mnt}; echo umount=$?\n")
+        got = run([FUSEBOX, "run", "--", "sh", "-c", script],
+                  env=dict(os.environ, P=prog))
+    finally:
+        shutil.rmtree(work)
+    assert got.stdout == "interrupted 1\numount=0\n", got.stderr
+
+
 def test_dev_fuse_read_gives_enodev_after_unmount(mnt):
     """The emulated /dev/fuse ends as Linux's: after `fusermount3 -u` the
     server's read fails with ENODEV and libfuse exits with status 0."""
@@ -256,3 +309,61 @@ def test_dev_fuse_read_gives_enodev_after_unmount(mnt):
               f"echo server=$?\n")
     got = in_sandbox(script)
     assert got.stdout == "Hello World!\nserver=0\n", got.stderr
+
+
+UNIX_SOCKET_PROG = r"""
+import os, socket, stat, sys
+d = sys.argv[1]
+p = os.path.join(d, "s.sock")
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(p)
+srv.listen(1)
+st = os.lstat(p)
+print("socket node:", stat.S_ISSOCK(st.st_mode), oct(stat.S_IMODE(st.st_mode)))
+cli = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+cli.connect(p)
+conn, _ = srv.accept()
+cli.sendall(b"ping")
+print("got:", conn.recv(10))
+for what, fn in (("bind again", lambda: socket.socket(socket.AF_UNIX).bind(p)),
+                 ("connect to a file", lambda: socket.socket(socket.AF_UNIX)
+                  .connect(os.path.join(d, "plain"))),
+                 ("connect to nothing", lambda: socket.socket(socket.AF_UNIX)
+                  .connect(os.path.join(d, "none")))):
+    try:
+        fn()
+        print(what, "ok")
+    except OSError as e:
+        print(what, e.strerror)
+os.unlink(p)
+print("listing:", sorted(os.listdir(d)))
+"""
+
+
+def test_unix_socket_named_on_a_mount(mnt):
+    """bind(2) of a Unix socket on a mount makes the socket node on the
+    server (not a file in the directory under the mountpoint), and
+    connect(2) by that path reaches the socket: as on the kernel's FUSE
+    mount of the same server."""
+    work = tempfile.mkdtemp(prefix="fbsbx-sock-")
+    os.chmod(work, 0o777)
+    try:
+        def script():
+            return (f"umask 022; {server('passthrough_ll')} -o source={work} "
+                    f"{mnt} || exit 9\necho x > {mnt}/plain\n"
+                    f"python3 -c \"$P\" {mnt}\nrm {mnt}/plain\n"
+                    f"fusermount3 -u {mnt}\necho under: $(ls -A {mnt})\n")
+        env = dict(os.environ, P=UNIX_SOCKET_PROG)
+        want = on_kernel_env(script(), env)
+        got = run([FUSEBOX, "run", "--", "sh", "-c", script()], env=env)
+    finally:
+        shutil.rmtree(work)
+    assert "got: b'ping'" in want.stdout, want.stderr
+    assert got.stdout == want.stdout, got.stderr
+
+
+def on_kernel_env(script, env):
+    reason = kernel_fuse_reason()
+    if reason:
+        pytest.skip(reason)
+    return run(["sh", "-c", script], env=env)
