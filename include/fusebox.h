@@ -221,6 +221,30 @@ int fb_ioctl(struct fb_fs *fs, int fd, unsigned long cmd, void *arg);
 int fb_poll(struct fb_fs *fs, struct pollfd *fds, nfds_t nfds,
 	    int timeout_ms);
 
+/* inotify over fusebox mounts (inotify(7)). An instance is not tied to
+ * one fb_fs: it may watch paths on several. Flags: IN_NONBLOCK and
+ * IN_CLOEXEC (the latter for the pollable descriptor). Returns -EMFILE
+ * past the per-user instance limit (/proc/sys/fs/inotify/). */
+struct fb_inotify;
+int fb_inotify_init1(int flags, struct fb_inotify **out);
+/* As close(2) of the instance: its watches go. */
+void fb_inotify_close(struct fb_inotify *in);
+/* As inotify_add_watch(2) on path of fs (IN_DONT_FOLLOW, IN_ONLYDIR,
+ * IN_MASK_ADD, IN_MASK_CREATE, IN_ONESHOT, IN_EXCL_UNLINK as there): the
+ * watch descriptor or -errno (ENOSPC past the per-user watch limit). */
+int fb_inotify_add_watch(struct fb_inotify *in, struct fb_fs *fs,
+			 const char *path, uint32_t mask);
+int fb_inotify_rm_watch(struct fb_inotify *in, int wd);
+/* As read(2) of the instance: whole struct inotify_event records;
+ * -EINVAL if buf cannot hold the next; -EAGAIN when empty with
+ * IN_NONBLOCK, else waits for an event. */
+ssize_t fb_inotify_read(struct fb_inotify *in, void *buf, size_t count);
+/* ioctl(FIONREAD): bytes ready. */
+int fb_inotify_nread(struct fb_inotify *in);
+/* A descriptor that poll(2), select(2) and epoll report readable while
+ * events wait (do not read it; fb_inotify_read). */
+int fb_inotify_fd(const struct fb_inotify *in);
+
 #ifdef __cplusplus
 }
 #endif

@@ -96,8 +96,10 @@ int vfs_setxattr(struct vfs_mount *m, const struct fuse_caller *who,
 	if (!err)
 		err = fuse_op_setxattr(m->conn, who, ino->nodeid, name, value,
 				       size, flags);
-	if (!err)
+	if (!err) {
 		vfs_attr_expire(m, ino); /* ctime */
+		vfs_fsnotify(m, ino, IN_ATTRIB);
+	}
 	return err;
 }
 
@@ -109,8 +111,10 @@ int vfs_removexattr(struct vfs_mount *m, const struct fuse_caller *who,
 
 	if (!err)
 		err = fuse_op_removexattr(m->conn, who, ino->nodeid, name);
-	if (!err)
+	if (!err) {
 		vfs_attr_expire(m, ino);
+		vfs_fsnotify(m, ino, IN_ATTRIB);
+	}
 	return err;
 }
 

@@ -109,6 +109,40 @@ int vfs_dentry_find(struct vfs_mount *m, struct vfs_inode *dir,
 	return 1;
 }
 
+/* The name ino was last reached by (m->lock held): inotify reports its
+ * events to that directory's watches under it. */
+static void alias_set(const struct vfs_inode *dir, const char *name,
+		      size_t namelen, struct vfs_inode *ino)
+{
+	char *copy;
+
+	if (ino->alias_name && ino->alias_dir == dir->nodeid &&
+	    !ino->alias_unlinked && strlen(ino->alias_name) == namelen &&
+	    !memcmp(ino->alias_name, name, namelen))
+		return;
+	copy = strndup(name, namelen);
+	if (!copy)
+		return;
+	free(ino->alias_name);
+	ino->alias_name = copy;
+	ino->alias_dir = dir->nodeid;
+	ino->alias_unlinked = false;
+}
+
+void vfs_alias_set(struct vfs_inode *ino, const struct vfs_inode *dir,
+		   const char *name)
+{
+	alias_set(dir, name, strlen(name), ino);
+}
+
+void vfs_alias_unlinked(struct vfs_inode *ino, const struct vfs_inode *dir,
+			const char *name)
+{
+	if (ino->alias_name && ino->alias_dir == dir->nodeid &&
+	    !strcmp(ino->alias_name, name))
+		ino->alias_unlinked = true;
+}
+
 void vfs_dentry_set(struct vfs_mount *m, struct vfs_inode *dir,
 		    const char *name, size_t namelen, struct vfs_inode *ino,
 		    uint64_t expiry)
@@ -116,6 +150,9 @@ void vfs_dentry_set(struct vfs_mount *m, struct vfs_inode *dir,
 	uint64_t h = dhash(dir, name, namelen);
 	struct vfs_dentry **p = dslot(m, dir, name, namelen, h);
 	struct vfs_dentry *d;
+
+	if (ino && ino != m->root)
+		alias_set(dir, name, namelen, ino);
 
 	if (p) {
 		d = *p;

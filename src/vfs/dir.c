@@ -216,6 +216,8 @@ ssize_t vfs_getdents64(struct vfs_file *f, const struct fuse_caller *who,
 	if (ec.full && ec.used == 0)
 		err = -EINVAL; /* the buffer cannot hold the next record */
 	pthread_mutex_unlock(&f->pos_lock);
+	if (!err || ec.used)
+		vfs_fsnotify(f->m, f->inode, IN_ACCESS); /* as iterate_dir */
 	if (ec.used)
 		return (ssize_t)ec.used;
 	return err;

@@ -172,6 +172,7 @@ int vfs_fifo_open(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 		return err;
 	}
 	(*out)->native_fd = fd;
+	vfs_file_opened(*out);
 	return 0;
 }
 

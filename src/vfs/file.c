@@ -102,22 +102,54 @@ int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 			return r;
 	}
 	err = vfs_file_new(m, ino, flags, r == 0, &oo, out);
-	if (err || !trunc)
+	if (err)
 		return err;
-	if (atomic) {
+	if (trunc && atomic) {
 		/* The server truncated: the size we hold is stale. */
 		pthread_mutex_lock(&m->lock);
 		ino->attr.size = 0;
 		ino->attr_expiry = 0;
 		pthread_mutex_unlock(&m->lock);
-		return 0;
+		vfs_fsnotify(m, ino, IN_MODIFY);
+	} else if (trunc) {
+		err = open_truncate(m, who, *out);
+		if (err) {
+			vfs_file_put(*out);
+			*out = NULL;
+			return err;
+		}
 	}
-	err = open_truncate(m, who, *out);
-	if (err) {
-		vfs_file_put(*out);
-		*out = NULL;
-	}
-	return err;
+	vfs_file_opened(*out);
+	return 0;
+}
+
+void vfs_file_opened(struct vfs_file *f)
+{
+	if (f->flags & O_PATH)
+		return;
+	pthread_mutex_lock(&f->m->lock);
+	f->inode->opens++;
+	pthread_mutex_unlock(&f->m->lock);
+	f->notified = true;
+	vfs_fsnotify(f->m, f->inode, IN_OPEN);
+}
+
+/* Linux's __fput: IN_CLOSE_WRITE or IN_CLOSE_NOWRITE, and for the last
+ * user of an inode with no links left, IN_DELETE_SELF. */
+static void file_closed(struct vfs_file *f)
+{
+	struct vfs_mount *m = f->m;
+	struct vfs_inode *ino = f->inode;
+	bool gone;
+
+	vfs_fsnotify(m, ino, (f->flags & O_ACCMODE) == O_RDONLY
+				     ? IN_CLOSE_NOWRITE
+				     : IN_CLOSE_WRITE);
+	pthread_mutex_lock(&m->lock);
+	gone = !--ino->opens && ino->attr.nlink == 0 && ino->unlinked;
+	pthread_mutex_unlock(&m->lock);
+	if (gone)
+		vfs_fsnotify_gone(m, ino);
 }
 
 void vfs_file_get(struct vfs_file *f)
@@ -189,6 +221,8 @@ static void file_put(struct vfs_file *f, int wait_ms)
 
 	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
 		return;
+	if (f->notified)
+		file_closed(f);
 	/* OFD and flock locks belong to the open file and end with it. */
 	vfs_locks_release(f, (uint64_t)(uintptr_t)f);
 	vfs_poll_forget(f);
@@ -353,6 +387,16 @@ static ssize_t read_pipelined(struct vfs_file *f,
 
 ssize_t vfs_pread(struct vfs_file *f, const struct fuse_caller *who,
 		  void *buf, size_t count, off_t off)
+{
+	ssize_t n = vfs_pread_quiet(f, who, buf, count, off);
+
+	if (n > 0)
+		vfs_fsnotify(f->m, f->inode, IN_ACCESS);
+	return n;
+}
+
+ssize_t vfs_pread_quiet(struct vfs_file *f, const struct fuse_caller *who,
+			void *buf, size_t count, off_t off)
 {
 	uint32_t chunk = read_chunk(f->m->conn);
 

@@ -104,6 +104,7 @@ void vfs_inode_put_locked(struct vfs_mount *m, struct vfs_inode *ino)
 			vfs_forget_queue(m, ino->nodeid, ino->nlookup);
 		free(ino->link);
 		vfs_locks_free(ino);
+		vfs_inotify_inode_free(ino);
 		free(ino);
 		ino = parent; /* drop the child's reference on it */
 	}

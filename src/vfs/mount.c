@@ -72,6 +72,7 @@ void vfs_mount_free(struct vfs_mount *m)
 	/* After DESTROY the server keeps no state: no FORGETs now. The
 	 * connection was aborted, so every RELEASE has ended or soon will. */
 	fuse_conn_set_notify(m->conn, NULL, NULL);
+	vfs_fsnotify_unmount(m); /* IN_UNMOUNT; the watches' pins go */
 	pthread_mutex_lock(&m->lock);
 	while (m->releases)
 		pthread_cond_wait(&m->lock_cv, &m->lock);

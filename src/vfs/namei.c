@@ -86,6 +86,7 @@ static int install_new(struct vfs_mount *m, struct vfs_inode *dir,
 {
 	uint64_t now = vfs_now();
 	struct vfs_inode *ino;
+	bool isdir;
 
 	pthread_mutex_lock(&m->lock);
 	dir->attr_expiry = 0;
@@ -103,11 +104,13 @@ static int install_new(struct vfs_mount *m, struct vfs_inode *dir,
 	}
 	vfs_dentry_set(m, dir, name, strlen(name), ino,
 		       expiry_of(now, eo->entry_valid, eo->entry_valid_nsec));
+	isdir = S_ISDIR(ino->type);
 	if (out)
 		*out = ino;
 	else
 		vfs_inode_put_locked(m, ino);
 	vfs_unlock(m);
+	vfs_fsnotify_dir(m, dir, IN_CREATE, name, isdir, 0);
 	return 0;
 }
 
@@ -272,18 +275,35 @@ int vfs_link(struct vfs_mount *m, const struct fuse_caller *who,
 	if (err)
 		return err;
 	vfs_attr_expire(m, ino); /* its link count */
+	vfs_fsnotify_self(m, ino, IN_ATTRIB);
 	/* The link count went up: the reply's attributes say so. */
 	return install_new(m, dir, last->name, &eo, NULL);
 }
 
-/* The victim lost a name: its link count is the server's now. */
-static void unlinked(struct vfs_mount *m, struct vfs_inode *ino)
+/* The victim lost its name dir/name: its link count is the server's
+ * now. Linux's events: IN_ATTRIB for the link count (not for a
+ * directory), IN_DELETE_SELF once no link and no open file is left,
+ * then IN_DELETE in the directory. */
+static void unlinked(struct vfs_mount *m, struct vfs_inode *dir,
+		     const char *name, struct vfs_inode *ino)
 {
+	bool isdir = S_ISDIR(ino->type), gone;
+
 	pthread_mutex_lock(&m->lock);
 	if (ino->attr.nlink)
 		ino->attr.nlink--;
+	if (isdir)
+		ino->attr.nlink = 0;
 	ino->attr_expiry = 0;
+	vfs_alias_unlinked(ino, dir, name);
+	ino->unlinked = ino->attr.nlink == 0;
+	gone = ino->unlinked && !ino->opens;
 	pthread_mutex_unlock(&m->lock);
+	if (!isdir)
+		vfs_fsnotify_self(m, ino, IN_ATTRIB);
+	if (gone)
+		vfs_fsnotify_gone(m, ino);
+	vfs_fsnotify_dir(m, dir, IN_DELETE, name, isdir, 0);
 }
 
 static void drop_name(struct vfs_mount *m, struct vfs_inode *dir,
@@ -320,7 +340,7 @@ int vfs_unlink(struct vfs_mount *m, const struct fuse_caller *who,
 		err = fuse_op_unlink(m->conn, who, dir->nodeid, last->name);
 	if (!err) {
 		drop_name(m, dir, last->name);
-		unlinked(m, victim);
+		unlinked(m, dir, last->name, victim);
 	}
 	vfs_inode_put(m, victim);
 	return err;
@@ -354,7 +374,7 @@ int vfs_rmdir(struct vfs_mount *m, const struct fuse_caller *who,
 		err = fuse_op_rmdir(m->conn, who, dir->nodeid, last->name);
 	if (!err) {
 		drop_name(m, dir, last->name);
-		unlinked(m, victim);
+		unlinked(m, dir, last->name, victim);
 	}
 	vfs_inode_put(m, victim);
 	return err;
@@ -449,6 +469,43 @@ static int rename_permission(struct vfs_mount *m,
 	return err;
 }
 
+/* Linux's fsnotify_move for a rename done: the names (with the
+ * inodes' aliases following), then the events, then the replaced
+ * node's end. */
+static void renamed(struct vfs_mount *m, struct vfs_inode *odir,
+		    const char *oname, struct vfs_inode *old,
+		    struct vfs_inode *ndir, const char *nname,
+		    struct vfs_inode *new, unsigned flags)
+{
+	bool exchange = flags & RENAME_EXCHANGE, gone = false;
+	uint32_t cookie = vfs_fsnotify_cookie();
+
+	pthread_mutex_lock(&m->lock);
+	vfs_alias_set(old, ndir, nname);
+	if (new && exchange)
+		vfs_alias_set(new, odir, oname);
+	else if (new)
+		gone = new->unlinked && !new->opens;
+	pthread_mutex_unlock(&m->lock);
+	vfs_fsnotify_dir(m, odir, IN_MOVED_FROM, oname, S_ISDIR(old->type),
+			 cookie);
+	vfs_fsnotify_dir(m, ndir, IN_MOVED_TO, nname, S_ISDIR(old->type),
+			 cookie);
+	if (new && !exchange)
+		vfs_fsnotify_self(m, new, IN_ATTRIB);
+	vfs_fsnotify_self(m, old, IN_MOVE_SELF);
+	if (new && exchange) {
+		cookie = vfs_fsnotify_cookie();
+		vfs_fsnotify_dir(m, ndir, IN_MOVED_FROM, nname,
+				 S_ISDIR(new->type), cookie);
+		vfs_fsnotify_dir(m, odir, IN_MOVED_TO, oname,
+				 S_ISDIR(new->type), cookie);
+		vfs_fsnotify_self(m, new, IN_MOVE_SELF);
+	}
+	if (gone)
+		vfs_fsnotify_gone(m, new);
+}
+
 int vfs_rename(struct vfs_mount *m, const struct fuse_caller *who,
 	       struct vfs_inode *odir, const struct vfs_last *ol,
 	       struct vfs_inode *ndir, const struct vfs_last *nl,
@@ -502,9 +559,14 @@ int vfs_rename(struct vfs_mount *m, const struct fuse_caller *who,
 		} else if (new) {
 			if (new->attr.nlink)
 				new->attr.nlink--;
+			if (S_ISDIR(new->type))
+				new->attr.nlink = 0;
 			new->attr_expiry = 0;
+			vfs_alias_unlinked(new, ndir, nl->name);
+			new->unlinked = new->attr.nlink == 0;
 		}
 		vfs_unlock(m);
+		renamed(m, odir, ol->name, old, ndir, nl->name, new, flags);
 	}
 	if (err == 1)
 		err = 0;
@@ -575,6 +637,8 @@ int vfs_create(struct vfs_mount *m, const struct fuse_caller *who,
 	}
 	err = vfs_file_new(m, ino, flags, true, &oo, out);
 	vfs_inode_put(m, ino);
+	if (!err)
+		vfs_file_opened(*out);
 	return err;
 }
 
@@ -682,5 +746,7 @@ int vfs_tmpfile(struct vfs_mount *m, const struct fuse_caller *who,
 	}
 	err = vfs_file_new(m, ino, flags, true, &oo, out);
 	vfs_inode_put(m, ino);
+	if (!err)
+		vfs_file_opened(*out);
 	return err;
 }

@@ -37,8 +37,37 @@ static void inval_inode(struct vfs_mount *m,
 			ino->link = NULL;
 			ino->link_len = 0;
 		}
+		vfs_inode_get(ino);
 	}
 	pthread_mutex_unlock(&m->lock);
+	if (ino) {
+		/* Beyond Linux: the change the server reports reaches
+		 * inotify (data: IN_MODIFY; attributes only: IN_ATTRIB). */
+		vfs_fsnotify(m, ino, o->off >= 0 ? IN_MODIFY : IN_ATTRIB);
+		vfs_inode_put(m, ino);
+	}
+}
+
+/* Beyond Linux: a DELETE the server reports reaches inotify as an unlink
+ * would (IN_DELETE_SELF for the node once unopened, IN_DELETE in the
+ * directory). */
+static void deleted(struct vfs_mount *m, struct vfs_inode *dir,
+		    const char *name, size_t len, struct vfs_inode *ino)
+{
+	char *n = strndup(name, len);
+	bool gone = false;
+
+	if (ino) {
+		pthread_mutex_lock(&m->lock);
+		gone = !ino->opens;
+		pthread_mutex_unlock(&m->lock);
+		if (gone)
+			vfs_fsnotify_gone(m, ino);
+	}
+	if (n)
+		vfs_fsnotify_dir(m, dir, IN_DELETE, n,
+				 ino && S_ISDIR(ino->type), 0);
+	free(n);
 }
 
 /* Linux's fuse_reverse_inval_entry: only a cached name is touched. Its
@@ -55,6 +84,15 @@ static void inval_entry(struct vfs_mount *m, uint64_t parent,
 	dir = vfs_inode_find(m, parent);
 	if (!dir || !S_ISDIR(dir->type) ||
 	    !vfs_dentry_peek(m, dir, name, len, &ino)) {
+		if (child && dir && S_ISDIR(dir->type)) {
+			/* Not cached, but the directory is known: its
+			 * watches still hear of the deletion. */
+			vfs_inode_get(dir);
+			pthread_mutex_unlock(&m->lock);
+			deleted(m, dir, name, len, NULL);
+			vfs_inode_put(m, dir);
+			return;
+		}
 		pthread_mutex_unlock(&m->lock);
 		return;
 	}
@@ -69,7 +107,23 @@ static void inval_entry(struct vfs_mount *m, uint64_t parent,
 		vfs_dentry_expire(m, dir, name, len);
 	else
 		vfs_dentry_drop(m, dir, name, len);
+	if (!child) {
+		pthread_mutex_unlock(&m->lock);
+		return;
+	}
+	vfs_inode_get(dir);
+	if (ino && ino->nodeid == child) {
+		vfs_inode_get(ino);
+		vfs_alias_unlinked(ino, dir, name);
+		ino->unlinked = true;
+	} else {
+		ino = NULL;
+	}
 	pthread_mutex_unlock(&m->lock);
+	deleted(m, dir, name, len, ino);
+	if (ino)
+		vfs_inode_put(m, ino);
+	vfs_inode_put(m, dir);
 }
 
 /* A name is NUL-terminated right after namelen bytes and fills the rest

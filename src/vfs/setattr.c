@@ -45,6 +45,24 @@ int vfs_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 	vfs_attr_set(ino, &ao.attr, ao.attr_valid, ao.attr_valid_nsec,
 		     vfs_now());
 	pthread_mutex_unlock(&m->lock);
+	{
+		/* Linux's fsnotify_change: both times is a utime call. */
+		uint32_t v = in->valid, ev = 0;
+
+		if (v & (FATTR_MODE | FATTR_UID | FATTR_GID))
+			ev |= IN_ATTRIB;
+		if (v & FATTR_SIZE)
+			ev |= IN_MODIFY;
+		if ((v & (FATTR_ATIME | FATTR_MTIME)) ==
+		    (FATTR_ATIME | FATTR_MTIME))
+			ev |= IN_ATTRIB;
+		else if (v & FATTR_ATIME)
+			ev |= IN_ACCESS;
+		else if (v & FATTR_MTIME)
+			ev |= IN_MODIFY;
+		if (ev)
+			vfs_fsnotify(m, ino, ev);
+	}
 	return 0;
 }
 

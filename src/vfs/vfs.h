@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "fuse/ops.h"
+#include "vfs/inotify.h"
 
 #define VFS_MAX_SYMLINKS 40
 
@@ -43,6 +44,16 @@ struct vfs_inode {
 	char *link;		/* cached target (CACHE_SYMLINKS) */
 	struct vfs_lock *locks;	/* lock.c: held here without POSIX_LOCKS */
 	size_t link_len;
+	/* inotify.c: the watches on it (made on first watch, read under
+	 * m->lock), and the directory and name it was last reached by,
+	 * for events its parent's watches see; alias_unlinked once that
+	 * name was removed (IN_EXCL_UNLINK). */
+	struct vfs_watches *watches;
+	uint64_t alias_dir;
+	char *alias_name;
+	bool alias_unlinked;
+	unsigned opens;		/* open files that raised IN_OPEN */
+	bool unlinked;		/* its last known name went (IN_DELETE_SELF) */
 	struct vfs_inode *hnext;
 };
 
@@ -117,6 +128,7 @@ struct vfs_file {
 	bool polled;
 	struct vfs_file *poll_next;
 	bool remote_flock;	/* the server holds a flock lock of it */
+	bool notified;		/* raised IN_OPEN: IN_CLOSE_* at the end */
 };
 
 /* mount.c */
@@ -151,6 +163,12 @@ int vfs_getattr(struct vfs_mount *m, const struct fuse_caller *who,
 void vfs_dentry_set(struct vfs_mount *m, struct vfs_inode *dir,
 		    const char *name, size_t namelen, struct vfs_inode *ino,
 		    uint64_t expiry);
+/* ino is now reached as dir/name (m->lock held): inotify.c. */
+void vfs_alias_set(struct vfs_inode *ino, const struct vfs_inode *dir,
+		   const char *name);
+/* ino's name dir/name was removed (m->lock held): inotify.c. */
+void vfs_alias_unlinked(struct vfs_inode *ino, const struct vfs_inode *dir,
+			const char *name);
 void vfs_dentry_drop(struct vfs_mount *m, struct vfs_inode *dir,
 		     const char *name, size_t namelen);
 /* 1 = cached positive (*out referenced), 0 = cached negative,
@@ -259,6 +277,8 @@ int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 		 bool has_fh, const struct fuse_open_out *oo,
 		 struct vfs_file **out);
+/* An open(2) done (not O_PATH): IN_OPEN, and IN_CLOSE_* at its end. */
+void vfs_file_opened(struct vfs_file *f);
 /* fifo.c: open(2) of a FIFO node: a local pipe shared by its openers. */
 int vfs_fifo_open(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 		  struct vfs_file **out);
@@ -318,6 +338,10 @@ int vfs_file_flush(struct vfs_file *f, const struct fuse_caller *who,
  * (the server's through a FLUSH when it keeps them). */
 int vfs_file_drop_locks(struct vfs_file *f, const struct fuse_caller *who,
 			uint64_t owner);
+/* vfs_pread without the IN_ACCESS event (copy_file_range's fallback
+ * raises its own once). */
+ssize_t vfs_pread_quiet(struct vfs_file *f, const struct fuse_caller *who,
+			void *buf, size_t count, off_t off);
 ssize_t vfs_pread(struct vfs_file *f, const struct fuse_caller *who,
 		  void *buf, size_t count, off_t off);
 ssize_t vfs_read(struct vfs_file *f, const struct fuse_caller *who,

@@ -114,7 +114,13 @@ ssize_t vfs_pwrite(struct vfs_file *f, const struct fuse_caller *who,
 			return err;
 		off = st.st_size;
 	}
-	return write_at(f, who, buf, count, (uint64_t)off);
+	{
+		ssize_t n = write_at(f, who, buf, count, (uint64_t)off);
+
+		if (n > 0)
+			vfs_fsnotify(f->m, f->inode, IN_MODIFY);
+		return n;
+	}
 }
 
 ssize_t vfs_write(struct vfs_file *f, const struct fuse_caller *who,
@@ -153,6 +159,8 @@ ssize_t vfs_write(struct vfs_file *f, const struct fuse_caller *who,
 	else if (n >= 0 && !stream && (f->flags & O_APPEND))
 		f->pos = off;
 	pthread_mutex_unlock(&f->pos_lock);
+	if (n > 0)
+		vfs_fsnotify(f->m, f->inode, IN_MODIFY);
 	return n;
 }
 
@@ -217,7 +225,8 @@ static ssize_t copy_by_hand(struct vfs_file *in, off_t off_in,
 		return -ENOMEM;
 	while (done < len) {
 		size_t want = len - done < bsz ? len - done : bsz;
-		ssize_t r = vfs_pread(in, who, buf, want, off_in + done);
+		ssize_t r = vfs_pread_quiet(in, who, buf, want,
+					    off_in + done);
 		ssize_t w;
 
 		if (r <= 0) {
@@ -303,6 +312,8 @@ ssize_t vfs_copy_file_range(struct vfs_file *in, off_t *off_in,
 	else if (n > 0)
 		written(out->m, out->inode, (uint64_t)oo + (uint64_t)n);
 	if (n > 0) {
+		vfs_fsnotify(in->m, in->inode, IN_ACCESS);
+		vfs_fsnotify(out->m, out->inode, IN_MODIFY);
 		if (off_in)
 			*off_in = oi + n;
 		else
