@@ -7,7 +7,7 @@ pkgs=(build-essential pkg-config libfuse3-dev fuse3 squashfuse squashfs-tools
       # Real FUSE servers and tools for the fusebox run tests
       # (tests/blackbox/test_run.py, tests/blackbox/sshd.py).
       sshfs openssh-server openssh-client bindfs gocryptfs fuse-overlayfs
-      inotify-tools
+      inotify-tools entr
       # Tools that write, for tests/blackbox/test_run_write.py.
       rsync git sqlite3 tar)
 missing=()

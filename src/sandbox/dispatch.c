@@ -111,14 +111,19 @@ long sbx_dispatch(struct sbx_call *c)
 		r = sbx_sys_umount2(c);
 		break;
 	case __NR_read:
-	case __NR_readv:
+	case __NR_readv: {
+		bool mine = false;
+
 		if (dev_window((long)a[0]))
 			r = sbx_dev_read(c);
+		else if ((r = sbx_inotify_fd_call(c, &mine)), mine)
+			break;
 		else if (c->n->data.nr == __NR_read)
 			r = sbx_sys_read(c);
 		else
 			r = sbx_sys_readv(c, false, false);
 		break;
+	}
 	case __NR_pread64:
 		r = sbx_sys_pread(c);
 		break;
@@ -177,11 +182,26 @@ long sbx_dispatch(struct sbx_call *c)
 	case __NR_mmap:
 		r = sbx_sys_mmap(c);
 		break;
-	case __NR_ioctl:
+	case __NR_ioctl: {
+		bool mine = false;
+
 		if ((unsigned)a[1] == SBX_FUSE_DEV_IOC_CLONE)
 			r = sbx_dev_ioctl(c);
-		else
+		else if ((r = sbx_inotify_fd_call(c, &mine)), !mine)
 			r = sbx_sys_fd_other(c);
+		break;
+	}
+	case __NR_inotify_init:
+		r = sbx_sys_inotify_init(c, 0);
+		break;
+	case __NR_inotify_init1:
+		r = sbx_sys_inotify_init(c, (int)a[0]);
+		break;
+	case __NR_inotify_add_watch:
+		r = sbx_sys_inotify_add_watch(c);
+		break;
+	case __NR_inotify_rm_watch:
+		r = sbx_sys_inotify_rm_watch(c);
 		break;
 	case __NR_splice:
 		if (dev_window((long)a[0])) {

@@ -45,6 +45,8 @@ static const int path_calls[] = {
 	SCMP_SYS(lremovexattr), SCMP_SYS(name_to_handle_at),
 	/* The path is in the sockaddr: a Unix socket named on a mount. */
 	SCMP_SYS(bind), SCMP_SYS(connect),
+	/* Every inotify instance is fusebox's (sys_inotify.c). */
+	SCMP_SYS(inotify_init), SCMP_SYS(inotify_init1),
 };
 
 /* Syscalls whose first argument is a descriptor: trapped in the window. */
@@ -61,7 +63,8 @@ static const int fd_calls[] = {
 	SCMP_SYS(fsetxattr), SCMP_SYS(fremovexattr), SCMP_SYS(fadvise64),
 	SCMP_SYS(flock), SCMP_SYS(readahead), SCMP_SYS(fallocate),
 	SCMP_SYS(syncfs), SCMP_SYS(splice), SCMP_SYS(copy_file_range),
-	SCMP_SYS(sendfile), SCMP_SYS(tee),
+	SCMP_SYS(sendfile), SCMP_SYS(tee), SCMP_SYS(inotify_add_watch),
+	SCMP_SYS(inotify_rm_watch),
 };
 
 /* Reads of an emulated /dev/fuse end. */

@@ -321,6 +321,9 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 	}
 	pthread_create(&t, NULL, sbx_inotify_thread, sb);
 	pthread_detach(t);
+	sb->ino_epoll = epoll_create1(EPOLL_CLOEXEC);
+	pthread_create(&t, NULL, sbx_inotify_forwarder, sb);
+	pthread_detach(t);
 	pthread_create(&t, NULL, sbx_reaper_thread, sb);
 	pthread_detach(t);
 	{

@@ -166,6 +166,10 @@ struct sbx {
 	struct sbx_vfile *vfiles;
 	dev_t memfd_dev;	/* st_dev of placeholders (0: none made) */
 	bool killable;		/* trapped calls wait killably (filter.c) */
+	/* sys_inotify.c: the programs' inotify instances (sb->lock), and
+	 * the epoll set of their kernel inotify descriptors. */
+	struct sbx_inotify *inotifies;
+	int ino_epoll;
 	dev_t fifo_dev;		/* st_dev of fusebox's private FIFOs */
 	/* This kernel refuses O_CREAT|O_DIRECTORY with EINVAL (Linux 6.4
 	 * on), before it looks at the path: so does fusebox. */
@@ -305,6 +309,19 @@ struct sbx_named {
 long sbx_parent_of_path(struct sbx_call *c, int dirfd, const char *path,
 			struct sbx_named *nm);
 void sbx_named_put(struct sbx *sb, struct sbx_named *nm);
+
+/* sys_inotify.c: inotify instances of the sandboxed programs. */
+struct sbx_inotify;
+long sbx_sys_inotify_init(struct sbx_call *c, int flags);
+long sbx_sys_inotify_add_watch(struct sbx_call *c);
+long sbx_sys_inotify_rm_watch(struct sbx_call *c);
+/* read/ioctl on a descriptor: *mine says whether it is an instance's. */
+long sbx_inotify_fd_call(struct sbx_call *c, bool *mine);
+/* The instance whose last close raised wd's event, out of the table
+ * (sb->lock held); then sbx_inotify_closed with no lock held. */
+struct sbx_inotify *sbx_inotify_unlink_locked(struct sbx *sb, int wd);
+void sbx_inotify_closed(struct sbx *sb, struct sbx_inotify *gone);
+void *sbx_inotify_forwarder(void *arg);
 
 /* sys_socket.c: bind(2) and connect(2) of Unix sockets named on a
  * mount. */

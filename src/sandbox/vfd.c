@@ -438,6 +438,8 @@ void sbx_vfile_drain(struct sbx *sb, bool wait)
 	char buf[16 * 1024]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
 	struct sbx_vfile *gone = NULL;
+	struct sbx_inotify *ended[64];
+	unsigned n_ended = 0;
 	uint64_t target, count = 0;
 	ssize_t n;
 
@@ -461,13 +463,22 @@ void sbx_vfile_drain(struct sbx *sb, bool wait)
 					count++;
 					break;
 				}
+			/* Or a program's inotify instance (sys_inotify.c). */
+			if (n_ended < sizeof(ended) / sizeof(ended[0]) &&
+			    (ended[n_ended] =
+				     sbx_inotify_unlink_locked(sb, e->wd)))
+				n_ended++;
 			pthread_mutex_unlock(&sb->lock);
 		}
+		if (n_ended == sizeof(ended) / sizeof(ended[0]))
+			break; /* the rest on the next round */
 	}
 	sb->ino_taken += count;
 	target = sb->ino_taken;
 	pthread_mutex_unlock(&sb->ino_lock);
 
+	for (unsigned i = 0; i < n_ended; i++)
+		sbx_inotify_closed(sb, ended[i]);
 	while (gone) {
 		struct sbx_vfile *v = gone;
 

@@ -27,6 +27,9 @@
 #endif
 #define EVENT_SIZE sizeof(struct inotify_event)
 
+static void queue_event(struct vfs_inotify *in, int wd, uint32_t mask,
+			uint32_t cookie, const char *name);
+
 struct vfs_inotify_event {
 	struct vfs_inotify_event *next;
 	int wd;
@@ -245,6 +248,22 @@ static bool same_event(const struct vfs_inotify_event *a, int wd,
 
 /* Queue one event (in->ev_mu taken here): merged with an identical last
  * one; past the limit, a single IN_Q_OVERFLOW (wd -1) ends the queue. */
+void vfs_inotify_queue(struct vfs_inotify *in, int wd, uint32_t mask,
+		       uint32_t cookie, const char *name)
+{
+	queue_event(in, wd, mask, cookie, name);
+}
+
+int vfs_inotify_new_wd(struct vfs_inotify *in)
+{
+	int wd;
+
+	lock_rank(&in->mu, RANK_INSTANCE);
+	wd = ++in->last_wd;
+	unlock_rank(&in->mu, RANK_INSTANCE);
+	return wd;
+}
+
 static void queue_event(struct vfs_inotify *in, int wd, uint32_t mask,
 			uint32_t cookie, const char *name)
 {
@@ -617,7 +636,9 @@ size_t vfs_inotify_fdinfo(struct vfs_inotify *in, char *buf, size_t size)
 
 uint32_t vfs_fsnotify_cookie(void)
 {
-	static uint32_t cookie;
+	/* Far from the kernel's own counter, whose cookies may share an
+	 * instance with ours under fusebox run. */
+	static uint32_t cookie = 0x40000000;
 
 	return __atomic_add_fetch(&cookie, 1, __ATOMIC_RELAXED);
 }

@@ -71,6 +71,13 @@ size_t vfs_inotify_nread(struct vfs_inotify *in);
  * written to buf; the length. */
 size_t vfs_inotify_fdinfo(struct vfs_inotify *in, char *buf, size_t size);
 
+/* For events from elsewhere (the kernel's inotify for paths outside the
+ * mounts, under fusebox run): a wd from the instance's own numbering,
+ * and an event queued as any other (coalesced, counted, overflowing). */
+int vfs_inotify_new_wd(struct vfs_inotify *in);
+void vfs_inotify_queue(struct vfs_inotify *in, int wd, uint32_t mask,
+		       uint32_t cookie, const char *name);
+
 /* Event sources. None may be called with m->lock held. */
 /* An event on ino itself: its own watches, and its parent directory's
  * (with its name) for events Linux reports on children. */
