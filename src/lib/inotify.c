@@ -49,7 +49,7 @@ static int impl_add_watch(struct fb_inotify *fi, struct fb_fs *fs,
 	/* Linux checks the mask before it looks at the path. */
 	if ((mask & IN_MASK_ADD) && (mask & IN_MASK_CREATE))
 		return -EINVAL;
-	if (!(mask & IN_ALL_EVENTS))
+	if (!(mask & VFS_INOTIFY_VALID_BITS))
 		return -EINVAL;
 	fb_caller(&who, 0);
 	err = fb_resolve(fs, &who, FB_AT_FDCWD, path,

@@ -36,6 +36,7 @@ struct kmap {
 
 struct sbx_inotify {
 	struct sbx_inotify *next;
+	struct sbx *sb;
 	dev_t ph_dev;
 	ino_t ph_ino;
 	int close_wd;		/* sb->inotify's watch for its last close */
@@ -104,6 +105,7 @@ long sbx_sys_inotify_init(struct sbx_call *c, int flags)
 	}
 	r->refs = 1;
 	r->kfd = -1;
+	r->sb = sb;
 	pthread_mutex_init(&r->lock, NULL);
 	/* A description opened through /proc raises inotify close events
 	 * (pipe2's own raise none): the caller's. */
@@ -170,6 +172,10 @@ static void forward(struct sbx_inotify *r)
 		__attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
 
+	/* Closes of mount files seen before these events go first: a
+	 * program's close(2) below 10 is not trapped, so its IN_CLOSE_*
+	 * comes from the close events the supervisor has queued. */
+	sbx_vfile_drain(r->sb, true);
 	pthread_mutex_lock(&r->lock);
 	while (r->kfd >= 0 && (n = read(r->kfd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n;) {
@@ -283,7 +289,7 @@ long sbx_sys_inotify_add_watch(struct sbx_call *c)
 		return SBX_CONTINUE; /* not ours: the kernel's errors */
 	if ((mask & IN_MASK_ADD) && (mask & IN_MASK_CREATE))
 		err = -EINVAL;
-	else if (!(mask & IN_ALL_EVENTS))
+	else if (!(mask & VFS_INOTIFY_VALID_BITS))
 		err = -EINVAL;
 	else if (sbx_read_str(c, a[1], path, sizeof(path)) < 0)
 		err = -EFAULT;
@@ -362,6 +368,9 @@ long sbx_inotify_fd_call(struct sbx_call *c, bool *mine)
 	*mine = r != NULL;
 	if (!r)
 		return 0;
+	/* Closes of mount files the program made before this call have
+	 * their IN_CLOSE_* queued first, as Linux's synchronous close. */
+	sbx_vfile_settle(c->sb);
 	if (c->n->data.nr == __NR_ioctl) {
 		int v;
 

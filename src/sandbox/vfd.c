@@ -437,7 +437,7 @@ void sbx_vfile_drain(struct sbx *sb, bool wait)
 {
 	char buf[16 * 1024]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
-	struct sbx_vfile *gone = NULL;
+	struct sbx_vfile *gone = NULL, **tail = &gone;
 	struct sbx_inotify *ended[64];
 	unsigned n_ended = 0;
 	uint64_t target, count = 0;
@@ -457,9 +457,12 @@ void sbx_vfile_drain(struct sbx *sb, bool wait)
 				if ((*pp)->wd == e->wd) {
 					struct sbx_vfile *v = *pp;
 
+					/* Released in the order closed
+					 * (IN_CLOSE_* events in order). */
 					*pp = v->next;
-					v->next = gone;
-					gone = v;
+					v->next = NULL;
+					*tail = v;
+					tail = &v->next;
 					count++;
 					break;
 				}

@@ -87,6 +87,9 @@ static void dfree(struct vfs_mount *m, struct vfs_dentry **slot)
 	free(d);
 }
 
+static void alias_set(const struct vfs_inode *dir, const char *name,
+		      size_t namelen, struct vfs_inode *ino);
+
 int vfs_dentry_find(struct vfs_mount *m, struct vfs_inode *dir,
 		    const char *name, size_t namelen, uint64_t now,
 		    struct vfs_inode **out)
@@ -106,6 +109,11 @@ int vfs_dentry_find(struct vfs_mount *m, struct vfs_inode *dir,
 		return 0;
 	vfs_inode_get(d->inode);
 	*out = d->inode;
+	/* The name used last is the one its events go under (Linux uses
+	 * the dentry a file was opened by; with hard links used at once,
+	 * the last walk wins here). */
+	if (d->inode->alias_name && d->inode != m->root)
+		alias_set(dir, name, namelen, d->inode);
 	return 1;
 }
 

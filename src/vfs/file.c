@@ -110,7 +110,8 @@ int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 		ino->attr.size = 0;
 		ino->attr_expiry = 0;
 		pthread_mutex_unlock(&m->lock);
-		vfs_fsnotify(m, ino, IN_MODIFY);
+		/* No IN_MODIFY: Linux's FUSE client does not truncate
+		 * itself here, and raises none either. */
 	} else if (trunc) {
 		err = open_truncate(m, who, *out);
 		if (err) {

@@ -471,7 +471,7 @@ int vfs_inotify_add_watch(struct vfs_inotify *in, struct vfs_mount *m,
 
 	if ((mask & IN_MASK_ADD) && (mask & IN_MASK_CREATE))
 		return -EINVAL;
-	if (!events)
+	if (!(mask & VFS_INOTIFY_VALID_BITS))
 		return -EINVAL;
 	if ((mask & IN_ONLYDIR) && !S_ISDIR(ino->type))
 		return -ENOTDIR;
@@ -719,9 +719,13 @@ void vfs_fsnotify_self(struct vfs_mount *m, struct vfs_inode *ino,
 	pthread_mutex_lock(&m->lock);
 	set = ino->watches;
 	pthread_mutex_unlock(&m->lock);
+	/* Linux shows IN_ISDIR on a directory's own IN_ATTRIB, not on
+	 * IN_MOVE_SELF or IN_DELETE_SELF. */
 	if (set)
-		deliver(set, mask, S_ISDIR(ino->type) ? IN_ISDIR : 0, 0, NULL,
-			false);
+		deliver(set, mask,
+			S_ISDIR(ino->type) && !(mask & IN_MOVE_SELF) ? IN_ISDIR
+								     : 0,
+			0, NULL, false);
 }
 
 void vfs_fsnotify_dir(struct vfs_mount *m, struct vfs_inode *dir,

@@ -29,6 +29,16 @@
 #include <sys/inotify.h>
 #include <sys/types.h>
 
+/* Linux's ALL_INOTIFY_BITS: a mask with none of them is EINVAL (one
+ * with flags only makes a watch that reports nothing). */
+#ifndef IN_MASK_CREATE
+#define IN_MASK_CREATE 0x10000000
+#endif
+#define VFS_INOTIFY_VALID_BITS                                           \
+	(IN_ALL_EVENTS | IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED |       \
+	 IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK | IN_MASK_ADD |    \
+	 IN_MASK_CREATE | IN_ISDIR | IN_ONESHOT)
+
 struct vfs_mount;
 struct vfs_inode;
 struct vfs_inotify;

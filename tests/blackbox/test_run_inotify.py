@@ -1,0 +1,133 @@
+"""inotify under fusebox run, against the kernel: the same script runs as
+root on a kernel FUSE mount of passthrough_ll (the kernel's inotify is the
+oracle) and inside `fusebox run`, where the same server mounts through
+fusebox and every inotify call is fusebox's. Outputs must be identical:
+events (mask, name, cookie pairing, order), errors, poll readiness.
+One instance watches a path on the mount and one outside it (issue 5:
+"one instance for every path")."""
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import BUILD, kernel_fuse_reason, server
+
+FUSEBOX = os.path.join(BUILD, "fusebox")
+HERE = os.path.dirname(os.path.abspath(__file__))
+TIMEOUT = 120
+
+
+def need(*tools):
+    for t in tools:
+        if not shutil.which(t):
+            pytest.skip(f"{t} is not installed (scripts/deps.sh)")
+
+
+@pytest.fixture
+def dirs():
+    d = tempfile.mkdtemp(prefix="fbino-")
+    os.chmod(d, 0o755)
+    paths = {k: os.path.join(d, k) for k in ("src", "mnt", "nat")}
+    for p in paths.values():
+        os.mkdir(p)
+    yield paths
+    subprocess.run(["fusermount3", "-u", "-q", paths["mnt"]],
+                   capture_output=True)
+    shutil.rmtree(d)
+
+
+def both(dirs, body):
+    """body(mnt, nat) is a shell script run after the server mounted; the
+    outputs of the kernel run and the fusebox run."""
+    reason = kernel_fuse_reason()
+    if reason:
+        pytest.skip(reason)
+    mnt, nat, src = dirs["mnt"], dirs["nat"], dirs["src"]
+    script = (f"{server('passthrough_ll')} -o source={src} {mnt} || exit 9\n"
+              f"{body(mnt, nat)}\nrc=$?\ncd /\nfusermount3 -u {mnt}\n"
+              "exit $rc\n")
+    outs = []
+    for argv in (["sh", "-c", script],
+                 [FUSEBOX, "run", "--", "sh", "-c", script]):
+        for d in (src, nat):
+            for e in os.listdir(d):
+                p = os.path.join(d, e)
+                shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
+        r = subprocess.run(argv, capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        outs.append(r)
+    return outs
+
+
+def test_inotify_rules_match_kernel(dirs):
+    """Watches, masks and their errors, hard links (one wd), IN_ONESHOT,
+    IN_MASK_CREATE/ADD, IN_ONLYDIR, rm_watch, EAGAIN, EINVAL for a small
+    buffer, FIONREAD, select, coalescing, rename cookies, unlink."""
+    prog = os.path.join(HERE, "inotify_rules.py")
+    k, f = both(dirs, lambda mnt, nat: f"python3 {prog} {mnt}")
+    assert k.returncode == 0, k.stderr
+    assert "rename" in k.stdout
+    assert f.returncode == 0, f.stderr
+    assert f.stdout == k.stdout
+
+
+WORKLOAD = """
+inotifywait -m -r -q {mnt} {nat} > {out} 2>&1 & w=$!
+sleep 0.5
+mkdir {mnt}/a
+sleep 0.5  # inotifywait -r adds its watch for a new directory
+mkdir {mnt}/a/b
+sleep 0.5
+echo one > {mnt}/a/b/f
+cp {mnt}/a/b/f {mnt}/a/g
+mv {mnt}/a/g {mnt}/a/b/h
+chmod 600 {mnt}/a/b/h
+touch -d @5 {mnt}/a/b/f
+ln {mnt}/a/b/f {mnt}/a/l
+ln -s f {mnt}/a/b/s
+echo two >> {mnt}/a/b/f
+echo n > {nat}/n
+cat {mnt}/a/b/f > /dev/null
+mv {mnt}/a/b {mnt}/c
+sleep 0.3
+rm -r {mnt}/a {mnt}/c
+sleep 0.5
+kill $w
+cat {out}
+"""
+
+
+def test_inotifywait_recursive_matches_kernel(dirs):
+    """inotifywait -m -r on the mount and on a native directory, one
+    instance, through a shell workload: the same event stream."""
+    need("inotifywait")
+    out = os.path.join(os.path.dirname(dirs["mnt"]), "events")
+    k, f = both(dirs, lambda mnt, nat: WORKLOAD.format(mnt=mnt, nat=nat,
+                                                        out=out))
+    assert k.returncode == 0 and "CREATE" in k.stdout, k.stderr
+    assert f.stdout == k.stdout, f.stderr
+
+
+def test_inotifywatch_counts_match_kernel(dirs):
+    need("inotifywatch")
+    body = ("inotifywatch -t 2 -r {mnt} > {mnt}/../w.out 2>/dev/null & "
+            "w=$!\nsleep 0.7\nfor i in 1 2 3; do echo $i > {mnt}/f$i; "
+            "cat {mnt}/f$i >/dev/null; done\nrm {mnt}/f1\nwait $w\n"
+            "cat {mnt}/../w.out")
+    k, f = both(dirs, lambda mnt, nat: body.format(mnt=mnt))
+    assert k.returncode == 0 and "total" in k.stdout, k.stderr
+    assert f.stdout == k.stdout, f.stderr
+
+
+def test_entr_reruns_on_change(dirs):
+    """entr runs its command when a watched file on the mount changes."""
+    need("entr")
+    body = ("echo 1 > {mnt}/f\n"
+            "(sleep 1; echo 2 >> {mnt}/f) &\n"
+            "echo {mnt}/f | timeout 20 entr -n -p -z cat {mnt}/f\n"
+            "echo entr=$?")
+    k, f = both(dirs, lambda mnt, nat: body.format(mnt=mnt))
+    assert "entr=0" in k.stdout and "2" in k.stdout, k.stdout + k.stderr
+    assert f.stdout == k.stdout, f.stderr
