@@ -36,6 +36,9 @@ static void mount_shutdown(struct sbx *sb, struct sbx_mount *mt, bool destroy)
 	fuse_conn_abort(mt->fs->conn, -ENOTCONN,
 			"the filesystem was unmounted");
 	sbx_dev_shutdown(sb, mt->dev);
+	/* Watches end now (IN_UNMOUNT), as Linux's at umount, not when
+	 * the last user of the detached mount lets go. */
+	vfs_fsnotify_unmount(mt->fs->m);
 }
 
 void sbx_mount_put(struct sbx *sb, struct sbx_mount *mt)

@@ -322,6 +322,15 @@ long sbx_inotify_fd_call(struct sbx_call *c, bool *mine);
 struct sbx_inotify *sbx_inotify_unlink_locked(struct sbx *sb, int wd);
 void sbx_inotify_closed(struct sbx *sb, struct sbx_inotify *gone);
 void *sbx_inotify_forwarder(void *arg);
+/* Whether the caller's fd is an instance (readlink of /proc/PID/fd/N). */
+bool sbx_inotify_is(struct sbx_call *c, int fd);
+/* open(2) of /proc/PID/fdinfo/N for an instance: its watches, as Linux
+ * shows them; SBX_CONTINUE for any other path. */
+long sbx_inotify_fdinfo_open(struct sbx_call *c, const char *path,
+			     int flags);
+/* sys_path.c: answer an open(2) with a read-only file holding text. */
+long sbx_serve_text(struct sbx_call *c, const char *name, const char *text,
+		    size_t len, int flags);
 
 /* sys_socket.c: bind(2) and connect(2) of Unix sockets named on a
  * mount. */

@@ -397,3 +397,108 @@ long sbx_inotify_fd_call(struct sbx_call *c, bool *mine)
 	ino_put(r);
 	return n;
 }
+
+bool sbx_inotify_is(struct sbx_call *c, int fd)
+{
+	struct sbx_inotify *r = ino_of(c, fd);
+
+	if (r)
+		ino_put(r);
+	return r != NULL;
+}
+
+/* /proc/PID/fdinfo/N (or self, thread-self): the pid and N, or false. */
+static bool fdinfo_path(struct sbx_call *c, const char *path, pid_t *pid,
+			int *fd)
+{
+	const char *q;
+	char *end;
+
+	if (!strncmp(path, "/proc/self/fdinfo/", 18)) {
+		*pid = c->tid;
+		q = path + 18;
+	} else if (!strncmp(path, "/proc/thread-self/fdinfo/", 25)) {
+		*pid = c->tid;
+		q = path + 25;
+	} else if (!strncmp(path, "/proc/", 6)) {
+		long n = strtol(path + 6, &end, 10);
+
+		if (end == path + 6 || strncmp(end, "/fdinfo/", 8))
+			return false;
+		*pid = (pid_t)n;
+		q = end + 8;
+	} else {
+		return false;
+	}
+	*fd = (int)strtol(q, &end, 10);
+	return end != q && !*end;
+}
+
+long sbx_inotify_fdinfo_open(struct sbx_call *c, const char *path,
+			     int flags)
+{
+	struct sbx_call other = *c;
+	struct sbx_inotify *r;
+	char head[256], p[64], line[512], *text;
+	size_t len, cap = 64 * 1024;
+	pid_t pid;
+	int fd;
+	FILE *f;
+	long ret;
+
+	if (!fdinfo_path(c, path, &pid, &fd))
+		return SBX_CONTINUE;
+	other.tid = pid;
+	r = ino_of(&other, fd);
+	if (!r)
+		return SBX_CONTINUE;
+	text = malloc(cap);
+	if (!text) {
+		ino_put(r);
+		return -ENOMEM;
+	}
+	/* The descriptor's own lines (pos, flags, mnt_id, ino) are the
+	 * pipe's; then one line per watch: fusebox's, then the kernel's
+	 * with their wds renumbered. */
+	len = 0;
+	snprintf(p, sizeof(p), "/proc/%d/fdinfo/%d", pid, fd);
+	f = fopen(p, "re");
+	while (f && fgets(head, sizeof(head), f) && len + strlen(head) < cap) {
+		unsigned fl;
+
+		/* The pipe was opened through /proc: O_LARGEFILE, which an
+		 * inotify descriptor does not show. */
+		if (sscanf(head, "flags: %o", &fl) == 1)
+			snprintf(head, sizeof(head), "flags:\t0%o\n",
+				 fl & ~0100000u);
+		len += (size_t)snprintf(text + len, cap - len, "%s", head);
+	}
+	if (f)
+		fclose(f);
+	len += vfs_inotify_fdinfo(r->in, text + len, cap - len);
+	pthread_mutex_lock(&r->lock);
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", r->kfd);
+	f = r->kfd >= 0 ? fopen(p, "re") : NULL;
+	while (f && fgets(line, sizeof(line), f)) {
+		int kwd, wd = -1;
+		char *rest;
+
+		if (sscanf(line, "inotify wd:%x", &kwd) != 1)
+			continue;
+		for (size_t i = 0; i < r->n_map; i++)
+			if (r->map[i].kwd == kwd)
+				wd = r->map[i].wd;
+		rest = strchr(line, ' ');
+		rest = rest ? strchr(rest + 1, ' ') : NULL;
+		if (wd >= 0 && rest && len + 32 + strlen(rest) < cap)
+			len += (size_t)snprintf(text + len, cap - len,
+						"inotify wd:%x%s", wd, rest);
+	}
+	if (f)
+		fclose(f);
+	pthread_mutex_unlock(&r->lock);
+	ino_put(r);
+	ret = sbx_serve_text(c, "fdinfo", text, len, flags);
+	free(text);
+	return ret;
+}

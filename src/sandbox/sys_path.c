@@ -180,9 +180,8 @@ static long serve_mounts(struct sbx_call *c, bool info, pid_t pid, int flags)
 			e->mountpoint = mt->path;
 			e->source = mt->opts.source;
 			e->fstype = mt->fstype;
-			/* Writes are refused until the read-write work. */
-			e->flags = mt->flags | MS_RDONLY;
-			e->sb_flags = mt->opts.sb_flags | MS_RDONLY;
+			e->flags = mt->flags;
+			e->sb_flags = mt->opts.sb_flags;
 			sbx_fuse_opts_show(&mt->opts, opts[i], sizeof(opts[i]));
 			e->super_opts = opts[i];
 		}
@@ -195,15 +194,24 @@ static long serve_mounts(struct sbx_call *c, bool info, pid_t pid, int flags)
 	free(host);
 	if (!out)
 		return -ENOMEM;
-	fd = memfd_create(info ? "mountinfo" : "mounts", MFD_CLOEXEC);
-	if (fd < 0 || write(fd, out, len) != (ssize_t)len ||
+	r = sbx_serve_text(c, info ? "mountinfo" : "mounts", out, len, flags);
+	free(out);
+	return r;
+}
+
+long sbx_serve_text(struct sbx_call *c, const char *name, const char *text,
+		    size_t len, int flags)
+{
+	struct sbx *sb = c->sb;
+	int fd = memfd_create(name, MFD_CLOEXEC);
+	long r;
+
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len ||
 	    lseek(fd, 0, SEEK_SET) < 0) {
-		free(out);
 		if (fd >= 0)
 			close(fd);
 		return -ENOMEM;
 	}
-	free(out);
 	{
 		/* Read-only, as the real file. */
 		char p[64];
@@ -279,6 +287,13 @@ long sbx_sys_open(struct sbx_call *c, int dirfd, uint64_t addr, int flags)
 	    mounts_file(path, c->tid, &info, &pid) &&
 	    (flags & O_ACCMODE) == O_RDONLY)
 		return serve_mounts(c, info, pid, flags);
+	if (__atomic_load_n(&c->sb->inotifies, __ATOMIC_RELAXED) &&
+	    (flags & O_ACCMODE) == O_RDONLY) {
+		long r = sbx_inotify_fdinfo_open(c, path, flags);
+
+		if (r != SBX_CONTINUE)
+			return r;
+	}
 	if ((flags & O_NOFOLLOW) || (flags & (O_CREAT | O_EXCL)) ==
 					    (O_CREAT | O_EXCL))
 		rflags = 0;
@@ -549,6 +564,10 @@ fdnum:
 	fd = strtol(q, &end, 10);
 	if (end == q || *end)
 		return 0;
+	if (sbx_inotify_is(&other, (int)fd)) {
+		snprintf(out, PATH_MAX, "anon_inode:inotify");
+		return 1;
+	}
 	{
 		struct sbx_vfile *v = sbx_vfile_of(&other, (int)fd);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -620,8 +621,14 @@ size_t vfs_inotify_fdinfo(struct vfs_inotify *in, char *buf, size_t size)
 		r = snprintf(buf + n, size - n,
 			     "inotify wd:%x ino:%llx sdev:%x mask:%x "
 			     "ignored_mask:0\n",
-			     w->wd, (unsigned long long)w->target->attr.ino,
-			     (unsigned)w->m->dev,
+			     w->wd,
+			     /* Linux's FUSE root is inode 1 */
+			     w->target == w->m->root
+				     ? 1ULL
+				     : (unsigned long long)w->target->attr.ino,
+			     /* the kernel's encoding of s_dev */
+			     (unsigned)(major(w->m->dev) << 20 |
+					minor(w->m->dev)),
 			     w->mask & (IN_ALL_EVENTS | IN_ONESHOT |
 					IN_EXCL_UNLINK));
 		if (r < 0)
@@ -745,7 +752,7 @@ void vfs_fsnotify_dir(struct vfs_mount *m, struct vfs_inode *dir,
  * IN_IGNORED, and goes at once, pin and all: each owner drops it from
  * its list now (no lock is held here, so the owner's lock may be taken),
  * so the inode can be forgotten or the mount freed. */
-static void end_watches(struct vfs_watches *set, uint32_t mask)
+static void end_watches(struct vfs_watches *set, uint32_t mask, bool isdir)
 {
 	struct vfs_watch *gone = NULL;
 
@@ -754,8 +761,14 @@ static void end_watches(struct vfs_watches *set, uint32_t mask)
 		struct vfs_watch *w = set->list;
 
 		set->list = w->tnext;
+		/* Linux shows IN_ISDIR with IN_UNMOUNT, not with
+		 * IN_DELETE_SELF. */
 		if (mask == IN_UNMOUNT || (w->mask & mask))
-			queue_event(w->owner, w->wd, mask, 0, NULL);
+			queue_event(w->owner, w->wd,
+				    mask | (mask == IN_UNMOUNT && isdir
+						    ? IN_ISDIR
+						    : 0),
+				    0, NULL);
 		queue_event(w->owner, w->wd, IN_IGNORED, 0, NULL);
 		w->dead = true;
 		vfs_inotify_get(w->owner);
@@ -785,7 +798,7 @@ void vfs_fsnotify_gone(struct vfs_mount *m, struct vfs_inode *ino)
 	set = ino->watches;
 	pthread_mutex_unlock(&m->lock);
 	if (set)
-		end_watches(set, IN_DELETE_SELF);
+		end_watches(set, IN_DELETE_SELF, false);
 }
 
 void vfs_fsnotify_unmount(struct vfs_mount *m)
@@ -794,6 +807,11 @@ void vfs_fsnotify_unmount(struct vfs_mount *m)
 		struct vfs_inode *ino = NULL;
 
 		pthread_mutex_lock(&m->lock);
+		/* The root is not in the table. */
+		if (m->root && m->root->watches && m->root->watches->list) {
+			ino = m->root;
+			vfs_inode_get(ino);
+		}
 		for (size_t b = 0; !ino && b < m->itab_size; b++)
 			for (struct vfs_inode *i = m->itab[b]; i; i = i->hnext)
 				if (i->watches && i->watches->list) {
@@ -804,7 +822,7 @@ void vfs_fsnotify_unmount(struct vfs_mount *m)
 		pthread_mutex_unlock(&m->lock);
 		if (!ino)
 			break;
-		end_watches(ino->watches, IN_UNMOUNT);
+		end_watches(ino->watches, IN_UNMOUNT, S_ISDIR(ino->type));
 		vfs_inode_put(m, ino);
 	}
 }

@@ -131,3 +131,43 @@ def test_entr_reruns_on_change(dirs):
     k, f = both(dirs, lambda mnt, nat: body.format(mnt=mnt))
     assert "entr=0" in k.stdout and "2" in k.stdout, k.stdout + k.stderr
     assert f.stdout == k.stdout, f.stderr
+
+
+UNMOUNT_PROG = r"""
+import ctypes, os, re, select, struct, subprocess, sys
+libc = ctypes.CDLL(None, use_errno=True)
+mnt = sys.argv[1]
+fd = libc.inotify_init1(os.O_CLOEXEC)
+os.mkdir(mnt + "/d")
+print("wds", libc.inotify_add_watch(fd, mnt.encode(), 0xfff),
+      libc.inotify_add_watch(fd, (mnt + "/d").encode(), 0x200))
+print("link", os.readlink("/proc/self/fd/%d" % fd))
+info = open("/proc/self/fdinfo/%d" % fd).read()
+print("fdinfo flags", re.search(r"flags:\s*(\S+)", info).group(1))
+print("fdinfo", sorted(re.findall(r"inotify wd:(\S+) .*\smask:(\S+)", info)))
+os.rmdir(mnt + "/d")
+subprocess.run(["fusermount3", "-u", mnt], check=True)
+out = []
+while select.select([fd], [], [], 2)[0]:
+    b = os.read(fd, 4096)
+    i = 0
+    while i < len(b):
+        wd, mask, cookie, ln = struct.unpack_from("iIII", b, i)
+        out.append((wd, hex(mask), b[i + 16:i + 16 + ln].rstrip(b"\0")))
+        i += 16 + ln
+    if any(m == hex(0x2000) for _, m, _ in out) and out[-1][1] == hex(0x8000) and out[-1][0] == 1:
+        break
+print("events", out)
+print("unmount seen", any(int(m, 16) & 0x2000 for _, m, _ in out))
+"""
+
+
+def test_unmount_fdinfo_readlink_match_kernel(dirs):
+    """IN_UNMOUNT then IN_IGNORED when the mount goes; /proc/self/fdinfo
+    lists the watches; /proc/self/fd/N reads anon_inode:inotify."""
+    prog = os.path.join(os.path.dirname(dirs["mnt"]), "unmount.py")
+    with open(prog, "w") as f:
+        f.write(UNMOUNT_PROG)
+    k, f = both(dirs, lambda mnt, nat: f"python3 {prog} {mnt}")
+    assert "unmount seen True" in k.stdout, k.stdout + k.stderr
+    assert f.stdout == k.stdout, f.stderr
