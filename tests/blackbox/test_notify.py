@@ -114,3 +114,30 @@ def test_notification_effect(case, where):
     assert r.stdout == want, (
         f"{where} run of {name} {' '.join(opts)}: exit {r.returncode}\n"
         f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}")
+
+
+# Beyond the kernel (docs/inotify.md): a server's INVAL_INODE reaches
+# inotify as IN_MODIFY. notify_inval_inode changes current_time each
+# second and says so; inotifywait waits for the change.
+INOTIFY_BODY = r"""
+cat "$M/current_time" > /dev/null
+timeout 10 inotifywait -q -e modify -t 5 "$M/current_time" | sed "s|$M|MNT|"
+echo "inotifywait=${PIPESTATUS[0]}"
+"""
+
+
+@pytest.mark.parametrize("where", ["kernel", "fusebox"])
+def test_server_inval_inode_raises_in_modify(where):
+    """Under fusebox run a watcher sees the server's change (IN_MODIFY);
+    on the kernel's FUSE client it sees nothing (timeout, status 2)."""
+    if not shutil.which("inotifywait"):
+        pytest.skip("inotifywait is not installed (scripts/deps.sh)")
+    if where == "kernel":
+        why = kernel_fuse_reason()
+        if why:
+            pytest.skip(why)
+    r = run_case(where == "fusebox", "notify_inval_inode",
+                 ["--update-interval=1"], INOTIFY_BODY)
+    want = ("MNT/current_time MODIFY \ninotifywait=0\n" if where == "fusebox"
+            else "inotifywait=2\n")
+    assert r.stdout == want, r.stdout + r.stderr
