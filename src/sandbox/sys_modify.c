@@ -96,17 +96,20 @@ long sbx_parent_of_path(struct sbx_call *c, int dirfd, const char *path,
 	return 0;
 }
 
-/* 0 with nm filled; SBX_CONTINUE for a bad pointer (the kernel says
- * EFAULT); or the errno. */
+/* 0 with nm filled, or the errno: EFAULT or ENAMETOOLONG for the path
+ * itself, as Linux's getname() gives before any lookup (and before the
+ * kernel, from a cwd inside a mount, would look up another path). */
 static long parent_of(struct sbx_call *c, int dirfd, uint64_t addr,
 		      struct sbx_named *nm)
 {
 	char path[PATH_MAX];
+	int err;
 
 	memset(&nm->dir, 0, sizeof(nm->dir));
 	nm->mountpoint = false;
-	if (sbx_read_str(c, addr, path, sizeof(path)) < 0)
-		return SBX_CONTINUE;
+	err = sbx_read_str(c, addr, path, sizeof(path));
+	if (err < 0)
+		return err;
 	return sbx_parent_of_path(c, dirfd, path, nm);
 }
 
@@ -211,8 +214,9 @@ static long sys_link(struct sbx_call *c, int od, uint64_t op, int nd,
 
 	if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
 		return -EINVAL;
-	if (sbx_read_str(c, op, path, sizeof(path)) < 0)
-		return SBX_CONTINUE;
+	err = sbx_read_str(c, op, path, sizeof(path));
+	if (err < 0)
+		return err;
 	err = sbx_resolve(c, od, path,
 			  ((flags & AT_SYMLINK_FOLLOW) ? SBX_FOLLOW : 0) |
 				  ((flags & AT_EMPTY_PATH) ? SBX_EMPTY_PATH : 0),

@@ -159,8 +159,17 @@ int vfs_fifo_open(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 
 	if (err)
 		return err;
-	if (mkfifo(path, 0600) < 0 && errno != EEXIST)
-		return -errno;
+	/* A node id the server reused may find the local object of a dead
+	 * node of another type (a socket's): replace it. */
+	if (mkfifo(path, 0600) < 0) {
+		struct stat st;
+
+		if (errno != EEXIST)
+			return -errno;
+		if (lstat(path, &st) == 0 && !S_ISFIFO(st.st_mode) &&
+		    (unlink(path) < 0 || mkfifo(path, 0600) < 0))
+			return -errno;
+	}
 	/* May block until the other end opens, as open(2) of a FIFO. */
 	fd = open_interruptible(path, (flags & (O_ACCMODE | O_NONBLOCK)) |
 					      O_CLOEXEC);

@@ -367,3 +367,48 @@ def on_kernel_env(script, env):
     if reason:
         pytest.skip(reason)
     return run(["sh", "-c", script], env=env)
+
+
+REUSE_PROG = r"""
+import ctypes, errno, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+bad = 0
+for i in range(60):
+    s = socket.socket(socket.AF_UNIX)
+    s.bind("s%d" % i)
+    s.close()
+    os.unlink("s%d" % i)
+    os.mkfifo("f%d" % i)
+    try:
+        os.close(os.open("f%d" % i, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError:
+        bad += 1
+    os.unlink("f%d" % i)
+print("fifo opens failed:", bad)
+libc.link.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+open("a", "w").close()
+for what, new in (("NULL", None), ("PATH_MAX", ctypes.c_char_p(b"x" * 4096))):
+    r = libc.link(b"a", new if new is None else ctypes.cast(new, ctypes.c_void_p))
+    print("link to", what, r, errno.errorcode.get(ctypes.get_errno()))
+os.unlink("a")
+"""
+
+
+def test_fifo_after_socket_and_link_errors(mnt):
+    """From a cwd inside a mount of a server that reuses node ids
+    (passthrough_ll): a FIFO made where a socket's node id was is a FIFO;
+    link() with a bad or too long new path gives EFAULT/ENAMETOOLONG, as
+    on the kernel's FUSE mount."""
+    work = tempfile.mkdtemp(prefix="fbsbx-reuse-")
+    os.chmod(work, 0o777)
+    try:
+        script = (f"{server('passthrough_ll')} -o source={work} {mnt} "
+                  f"|| exit 9\ncd {mnt} && python3 -c \"$P\"\ncd /\n"
+                  f"fusermount3 -u {mnt}\n")
+        env = dict(os.environ, P=REUSE_PROG)
+        want = on_kernel_env(script, env)
+        got = run([FUSEBOX, "run", "--", "sh", "-c", script], env=env)
+    finally:
+        shutil.rmtree(work)
+    assert "fifo opens failed: 0" in want.stdout, want.stdout + want.stderr
+    assert got.stdout == want.stdout, got.stderr
