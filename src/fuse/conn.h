@@ -40,9 +40,16 @@ struct fuse_req;
 typedef void (*fuse_req_done_fn)(struct fuse_req *req);
 
 /* Who asked: copied into fuse_in_header as the kernel would. */
+#define FUSE_CALLER_GROUPS 64
 struct fuse_caller {
 	uint32_t uid, gid, pid;
 	uint32_t umask;	/* sent with requests that create (DONT_MASK) */
+	/* Supplementary groups, for fusebox's own permission checks (the
+	 * protocol carries none): -1 = not read yet, read on first need
+	 * from /proc/PID/status (vfs_in_group); 0 (a zeroed caller) =
+	 * none. */
+	int ngroups;
+	uint32_t groups[FUSE_CALLER_GROUPS];
 };
 
 struct fuse_req {

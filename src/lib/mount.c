@@ -23,6 +23,7 @@ void fb_caller(struct fuse_caller *who, int real_ids)
 	who->uid = (uint32_t)(real_ids ? getuid() : (uid_t)setfsuid((uid_t)-1));
 	who->gid = (uint32_t)(real_ids ? getgid() : (gid_t)setfsgid((gid_t)-1));
 	who->pid = (uint32_t)getpid();
+	who->ngroups = -1; /* read when a check needs them */
 }
 
 void fb_caller_umask(struct fuse_caller *who)

@@ -235,6 +235,7 @@ const struct fuse_caller *sbx_who(struct sbx_call *c)
 		c->who.uid = c->who.gid = (uint32_t)-1;
 	}
 	c->who.pid = (uint32_t)c->tid;
+	c->who.ngroups = -1; /* read when a check needs them */
 	c->who_known = true;
 	return &c->who;
 }

@@ -15,11 +15,51 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "vfs/vfs.h"
+
+bool vfs_in_group(const struct fuse_caller *who, uint32_t gid)
+{
+	if (who->gid == gid)
+		return true;
+	if (who->ngroups < 0) {
+		/* The caller's own record, filled once (a cache, though
+		 * the caller is passed as const everywhere). */
+		struct fuse_caller *w = (struct fuse_caller *)who;
+		char p[48], line[1024];
+		FILE *f;
+
+		w->ngroups = 0;
+		snprintf(p, sizeof(p), "/proc/%u/status", who->pid);
+		f = fopen(p, "re");
+		while (f && fgets(line, sizeof(line), f)) {
+			char *q = line + 7, *end;
+
+			if (strncmp(line, "Groups:", 7))
+				continue;
+			while (w->ngroups < FUSE_CALLER_GROUPS) {
+				unsigned long g = strtoul(q, &end, 10);
+
+				if (end == q)
+					break;
+				w->groups[w->ngroups++] = (uint32_t)g;
+				q = end;
+			}
+			break;
+		}
+		if (f)
+			fclose(f);
+	}
+	for (int i = 0; i < who->ngroups; i++)
+		if (who->groups[i] == gid)
+			return true;
+	return false;
+}
 
 int vfs_mode_permission(const struct fuse_caller *who,
 			const struct fuse_attr *a, int mode)
@@ -35,7 +75,7 @@ int vfs_mode_permission(const struct fuse_caller *who,
 	}
 	if (who->uid == a->uid)
 		bits >>= 6;
-	else if (who->gid == a->gid)
+	else if (vfs_in_group(who, a->gid))
 		bits >>= 3;
 	return (mode & ~(int)(bits & 7)) ? -EACCES : 0;
 }
@@ -149,7 +189,8 @@ int vfs_may_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 		err = owner_or_root(m, who, ino, &a);
 		if (err)
 			return err;
-		if (who->uid != 0 && in->gid != a.gid && in->gid != who->gid)
+		if (who->uid != 0 && in->gid != a.gid &&
+		    !vfs_in_group(who, in->gid))
 			return -EPERM;
 	}
 	if (in->valid & FATTR_MODE) {
@@ -161,7 +202,7 @@ int vfs_may_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 		/* Not in the file's group (the new one, for a chown that
 		 * also kills set-user-ID): set-group-ID is dropped. */
 		gid = (in->valid & FATTR_GID) ? in->gid : a.gid;
-		if (who->uid != 0 && who->gid != gid)
+		if (who->uid != 0 && !vfs_in_group(who, gid))
 			in->mode &= ~(uint32_t)S_ISGID;
 	}
 	if (in->valid & (FATTR_ATIME | FATTR_MTIME)) {

@@ -360,6 +360,8 @@ int vfs_statfs(struct vfs_mount *m, const struct fuse_caller *who,
 void vfs_notify(void *ctx, int code, const void *msg, size_t len);
 /* permission.c: Linux's checks under default_permissions (all pass
  * without it). */
+/* gid is the caller's group or one of its supplementary groups. */
+bool vfs_in_group(const struct fuse_caller *who, uint32_t gid);
 int vfs_mode_permission(const struct fuse_caller *who,
 			const struct fuse_attr *a, int mode);
 int vfs_permission(struct vfs_mount *m, const struct fuse_caller *who,

@@ -40,8 +40,8 @@ The oracle is also checked against EXPECT, what the test means to show
 (EACCES through a 0700 directory, EPERM in a sticky directory...), so
 that a test that stopped testing anything fails too. KNOWN lists calls
 fusebox still gets wrong, each with the reason (left out of the
-comparison; none today); test_supplementary_groups xfails on the
-documented limitation (only the primary group counts).
+comparison; none today); test_supplementary_groups runs a user with a
+supplementary group.
 
 test_access_not_sent: with default_permissions access(2) is answered
 from the mode bits (fusebox --debug logs no ACCESS request, and the
@@ -1026,13 +1026,11 @@ def test_permissions_match_kernel(name, dp, tree):
         + "\n\n".join(parts)
 
 
-@pytest.mark.xfail(strict=True, reason="documented limitation: fusebox "
-                   "knows only the caller's uid and primary gid, so a "
-                   "supplementary group grants nothing")
 def test_supplementary_groups(tree):
     """fbtest with nogroup as a supplementary group reads a root:nogroup
     0640 file and walks a root:nogroup 0750 directory: the kernel lets
-    it (in_group_p), fusebox does not."""
+    it (in_group_p), and so does fusebox (the groups from
+    /proc/PID/status)."""
     name = "passthrough_ll"
     need_server(name)
     script = tree.script(name, "groups", groups=(NOBODY,))
