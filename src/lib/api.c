@@ -159,7 +159,10 @@ static ssize_t impl_fb_read(struct fb_fs *fs, int fd, void *buf, size_t count)
 	if (!f)
 		return -EBADF;
 	fb_caller(&who, 0);
-	n = S_ISDIR(f->inode->type) ? -EISDIR : vfs_read(f, &who, buf, count);
+	/* An O_PATH descriptor is EBADF first, as Linux's fdget. */
+	n = (f->flags & O_PATH)		? -EBADF
+	    : S_ISDIR(f->inode->type) ? -EISDIR
+				      : vfs_read(f, &who, buf, count);
 	vfs_file_put(f);
 	return n;
 }

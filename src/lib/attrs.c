@@ -13,7 +13,8 @@ static int walk_flags(int flags)
 	       ((flags & AT_EMPTY_PATH) ? VFS_EMPTY_PATH : 0);
 }
 
-/* The open file behind fd, unless it is an O_PATH one. */
+/* The open file behind fd, unless it is an O_PATH one; its inode is
+ * reached through it (inotify names it as the file was opened). */
 static int file_of(struct fb_fs *fs, int fd, struct vfs_file **f)
 {
 	*f = fb_fd_get(fs, fd);
@@ -23,6 +24,7 @@ static int file_of(struct fb_fs *fs, int fd, struct vfs_file **f)
 		vfs_file_put(*f);
 		return -EBADF;
 	}
+	vfs_file_reach(*f);
 	return 0;
 }
 

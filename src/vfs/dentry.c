@@ -109,46 +109,161 @@ int vfs_dentry_find(struct vfs_mount *m, struct vfs_inode *dir,
 		return 0;
 	vfs_inode_get(d->inode);
 	*out = d->inode;
-	/* The name used last is the one its events go under (Linux uses
-	 * the dentry a file was opened by; with hard links used at once,
-	 * the last walk wins here). */
-	if (d->inode->alias_name && d->inode != m->root)
+	/* The name walked last is the one the events of calls by path go
+	 * under (an open file's go under the name it was opened by). */
+	if (d->inode != m->root)
 		alias_set(dir, name, namelen, d->inode);
 	return 1;
 }
 
-/* The name ino was last reached by (m->lock held): inotify reports its
- * events to that directory's watches under it. */
+static bool alias_is(const struct vfs_alias *a, uint64_t dir,
+		     const char *name, size_t namelen)
+{
+	return !a->unlinked && a->dir == dir && strlen(a->name) == namelen &&
+	       !memcmp(a->name, name, namelen);
+}
+
+void vfs_alias_put(struct vfs_inode *ino, struct vfs_alias *a)
+{
+	if (!a || --a->refs)
+		return;
+	for (struct vfs_alias **p = &ino->aliases; *p; p = &(*p)->next)
+		if (*p == a) {
+			*p = a->next;
+			break;
+		}
+	free(a->name);
+	free(a);
+}
+
+/* ino was reached as dir/name (m->lock held): that alias, found among
+ * its names or made, is the one its events go under. */
 static void alias_set(const struct vfs_inode *dir, const char *name,
 		      size_t namelen, struct vfs_inode *ino)
 {
-	char *copy;
+	struct vfs_alias *a;
 
-	if (ino->alias_name && ino->alias_dir == dir->nodeid &&
-	    !ino->alias_unlinked && strlen(ino->alias_name) == namelen &&
-	    !memcmp(ino->alias_name, name, namelen))
+	if (ino->alias && alias_is(ino->alias, dir->nodeid, name, namelen))
 		return;
-	copy = strndup(name, namelen);
-	if (!copy)
-		return;
-	free(ino->alias_name);
-	ino->alias_name = copy;
-	ino->alias_dir = dir->nodeid;
-	ino->alias_unlinked = false;
+	for (a = ino->aliases; a; a = a->next)
+		if (alias_is(a, dir->nodeid, name, namelen))
+			break;
+	if (!a) {
+		a = calloc(1, sizeof(*a));
+		if (!a || !(a->name = strndup(name, namelen))) {
+			free(a);
+			return;
+		}
+		a->dir = dir->nodeid;
+		a->next = ino->aliases;
+		ino->aliases = a;
+	}
+	a->refs++;
+	vfs_alias_put(ino, ino->alias);
+	ino->alias = a;
 }
 
-void vfs_alias_set(struct vfs_inode *ino, const struct vfs_inode *dir,
-		   const char *name)
+void vfs_alias_moved(struct vfs_inode *ino, const struct vfs_inode *odir,
+		     const char *oname, const struct vfs_inode *ndir,
+		     const char *nname)
 {
-	alias_set(dir, name, strlen(name), ino);
+	/* As Linux's d_move: whoever holds the old name holds the new. */
+	for (struct vfs_alias *a = ino->aliases; a; a = a->next) {
+		char *copy;
+
+		if (!alias_is(a, odir->nodeid, oname, strlen(oname)) ||
+		    !(copy = strdup(nname)))
+			continue;
+		free(a->name);
+		a->name = copy;
+		a->dir = ndir->nodeid;
+	}
+	alias_set(ndir, nname, strlen(nname), ino);
 }
 
-void vfs_alias_unlinked(struct vfs_inode *ino, const struct vfs_inode *dir,
+/* Whether an open file holds ino's name a (Linux: its dentry is in use);
+ * the inode's own reference to the name walked last does not count. */
+static bool alias_busy(const struct vfs_inode *ino, const struct vfs_alias *a)
+{
+	return a->refs > (ino->alias == a ? 1u : 0u);
+}
+
+/* Whether Linux still holds a dentry of ino: its name a (any of its names
+ * when a is NULL) is open, or ino is a directory with a name below it in
+ * use, which keeps its parent's dentry. Only watched directories are
+ * looked below (all that depends on it is their IN_DELETE_SELF), and
+ * only so deep (a server's renames could make a loop). */
+static bool in_use(const struct vfs_inode *ino, const struct vfs_alias *a,
+		   int depth)
+{
+	const struct vfs_mount *m = ino->mount;
+
+	for (const struct vfs_alias *b = ino->aliases; b; b = b->next)
+		if ((!a || a == b) && alias_busy(ino, b))
+			return true;
+	if (!S_ISDIR(ino->type) || depth > 16 || (!depth && !ino->watches))
+		return false;
+	for (size_t i = 0; i < m->itab_size; i++)
+		for (const struct vfs_inode *c = m->itab[i]; c; c = c->hnext)
+			for (const struct vfs_alias *b = c->aliases; b;
+			     b = b->next)
+				if (b->dir == ino->nodeid && c != ino &&
+				    in_use(c, b, depth + 1))
+					return true;
+	return false;
+}
+
+bool vfs_alias_unlinked(struct vfs_inode *ino, const struct vfs_inode *dir,
 			const char *name)
 {
-	if (ino->alias_name && ino->alias_dir == dir->nodeid &&
-	    !strcmp(ino->alias_name, name))
-		ino->alias_unlinked = true;
+	bool busy = false;
+
+	for (struct vfs_alias *a = ino->aliases; a; a = a->next)
+		if (alias_is(a, dir->nodeid, name, strlen(name))) {
+			a->unlinked = true;
+			busy = busy || in_use(ino, a, 0);
+		}
+	return busy;
+}
+
+size_t vfs_alias_release(struct vfs_inode *ino, struct vfs_alias *a,
+			 struct vfs_inode **gone, size_t max)
+{
+	struct vfs_mount *m = ino->mount;
+	size_t n = 0;
+	uint64_t dir;
+
+	if (!a)
+		return 0;
+	if (!a->unlinked || a->refs > (ino->alias == a ? 2u : 1u)) {
+		vfs_alias_put(ino, a);
+		return 0;
+	}
+	/* The last open file of a removed name: Linux's dput kills the
+	 * dentry, then its parent's if that was removed and kept only by
+	 * it, and so up. */
+	dir = a->dir;
+	vfs_alias_put(ino, a);
+	/* ino->unlinked: its last link went through us. (Linux tests the
+	 * link count it holds at this moment, which a server that still
+	 * counts a link to an unlinked open file - fuse-overlayfs - may
+	 * have set again by a GETATTR or not: then no IN_DELETE_SELF ever
+	 * comes. The unlink decides here.) */
+	if (ino->unlinked && (!S_ISDIR(ino->type) || !in_use(ino, NULL, 0))) {
+		vfs_inode_get(ino);
+		gone[n++] = ino;
+	}
+	while (n < max) {
+		struct vfs_inode *p = vfs_inode_find(m, dir);
+
+		if (!p || !S_ISDIR(p->type) || !p->unlinked || !p->alias ||
+		    in_use(p, NULL, 1))
+			break;
+		vfs_inode_get(p);
+		gone[n++] = p;
+		dir = p->alias->dir;
+	}
+	return n;
 }
 
 void vfs_dentry_set(struct vfs_mount *m, struct vfs_inode *dir,

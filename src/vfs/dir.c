@@ -187,11 +187,19 @@ ssize_t vfs_getdents64(struct vfs_file *f, const struct fuse_caller *who,
 {
 	struct emit_ctx ec = { .out = buf, .count = count };
 	int err = 0;
+	bool dead;
 
+	if (f->flags & O_PATH)
+		return -EBADF; /* Linux's fdget refuses it first */
 	if (!S_ISDIR(f->inode->type))
 		return -ENOTDIR;
-	if (f->flags & O_PATH)
-		return -EBADF;
+	/* Linux's iterate_dir: a removed directory is not read (nor is
+	 * IN_ACCESS raised). */
+	pthread_mutex_lock(&f->m->lock);
+	dead = f->inode->unlinked;
+	pthread_mutex_unlock(&f->m->lock);
+	if (dead)
+		return -ENOENT;
 	pthread_mutex_lock(&f->pos_lock);
 	for (;;) {
 		if (!f->dbuf || f->dbuf_pos >= f->dbuf_len ||
@@ -217,7 +225,7 @@ ssize_t vfs_getdents64(struct vfs_file *f, const struct fuse_caller *who,
 		err = -EINVAL; /* the buffer cannot hold the next record */
 	pthread_mutex_unlock(&f->pos_lock);
 	if (!err || ec.used)
-		vfs_fsnotify(f->m, f->inode, IN_ACCESS); /* as iterate_dir */
+		vfs_fsnotify_file(f, IN_ACCESS, true); /* iterate_dir */
 	if (ec.used)
 		return (ssize_t)ec.used;
 	return err;

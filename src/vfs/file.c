@@ -50,6 +50,10 @@ int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 	f->inode = ino;
 	pthread_mutex_lock(&m->lock);
 	vfs_inode_get(ino);
+	/* Opened by the name just walked (Linux's f_path.dentry). */
+	f->alias = ino->alias;
+	if (f->alias)
+		f->alias->refs++;
 	pthread_mutex_unlock(&m->lock);
 	f->flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
 	f->has_fh = has_fh;
@@ -104,14 +108,19 @@ int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 	err = vfs_file_new(m, ino, flags, r == 0, &oo, out);
 	if (err)
 		return err;
+	/* Linux's do_open: the file is open (IN_OPEN) before O_TRUNC
+	 * truncates it (handle_truncate, IN_MODIFY), and a failed truncate
+	 * closes it again (IN_CLOSE_WRITE). */
+	vfs_file_opened(*out);
 	if (trunc && atomic) {
-		/* The server truncated: the size we hold is stale. */
+		/* The server truncated: the size we hold is stale. Linux's
+		 * FUSE client still runs notify_change (its fuse_setattr
+		 * sends nothing for ATTR_OPEN), which raises IN_MODIFY. */
 		pthread_mutex_lock(&m->lock);
 		ino->attr.size = 0;
 		ino->attr_expiry = 0;
 		pthread_mutex_unlock(&m->lock);
-		/* No IN_MODIFY: Linux's FUSE client does not truncate
-		 * itself here, and raises none either. */
+		vfs_fsnotify_file(*out, IN_MODIFY, false);
 	} else if (trunc) {
 		err = open_truncate(m, who, *out);
 		if (err) {
@@ -120,7 +129,6 @@ int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 			return err;
 		}
 	}
-	vfs_file_opened(*out);
 	return 0;
 }
 
@@ -132,25 +140,46 @@ void vfs_file_opened(struct vfs_file *f)
 	f->inode->opens++;
 	pthread_mutex_unlock(&f->m->lock);
 	f->notified = true;
-	vfs_fsnotify(f->m, f->inode, IN_OPEN);
+	vfs_fsnotify_file(f, IN_OPEN, true);
 }
 
-/* Linux's __fput: IN_CLOSE_WRITE or IN_CLOSE_NOWRITE, and for the last
- * user of an inode with no links left, IN_DELETE_SELF. */
+void vfs_file_reach(struct vfs_file *f)
+{
+	struct vfs_inode *ino = f->inode;
+
+	if (!f->alias)
+		return;
+	pthread_mutex_lock(&f->m->lock);
+	f->alias->refs++;
+	vfs_alias_put(ino, ino->alias);
+	ino->alias = f->alias;
+	pthread_mutex_unlock(&f->m->lock);
+}
+
+/* Linux's __fput: IN_CLOSE_WRITE or IN_CLOSE_NOWRITE (not for O_PATH),
+ * then the file's name is let go: IN_DELETE_SELF for what was removed
+ * and kept by it. */
 static void file_closed(struct vfs_file *f)
 {
 	struct vfs_mount *m = f->m;
-	struct vfs_inode *ino = f->inode;
-	bool gone;
+	struct vfs_inode *gone[8];
+	size_t n;
 
-	vfs_fsnotify(m, ino, (f->flags & O_ACCMODE) == O_RDONLY
-				     ? IN_CLOSE_NOWRITE
-				     : IN_CLOSE_WRITE);
+	if (f->notified)
+		vfs_fsnotify_file(f, (f->flags & O_ACCMODE) == O_RDONLY
+					     ? IN_CLOSE_NOWRITE
+					     : IN_CLOSE_WRITE,
+				  true);
 	pthread_mutex_lock(&m->lock);
-	gone = !--ino->opens && ino->attr.nlink == 0 && ino->unlinked;
+	if (f->notified)
+		f->inode->opens--;
+	n = vfs_alias_release(f->inode, f->alias, gone, 8);
+	f->alias = NULL;
 	pthread_mutex_unlock(&m->lock);
-	if (gone)
-		vfs_fsnotify_gone(m, ino);
+	for (size_t i = 0; i < n; i++) {
+		vfs_fsnotify_gone(m, gone[i]);
+		vfs_inode_put(m, gone[i]);
+	}
 }
 
 void vfs_file_get(struct vfs_file *f)
@@ -222,8 +251,7 @@ static void file_put(struct vfs_file *f, int wait_ms)
 
 	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
 		return;
-	if (f->notified)
-		file_closed(f);
+	file_closed(f);
 	/* OFD and flock locks belong to the open file and end with it. */
 	vfs_locks_release(f, (uint64_t)(uintptr_t)f);
 	vfs_poll_forget(f);
@@ -392,7 +420,7 @@ ssize_t vfs_pread(struct vfs_file *f, const struct fuse_caller *who,
 	ssize_t n = vfs_pread_quiet(f, who, buf, count, off);
 
 	if (n > 0)
-		vfs_fsnotify(f->m, f->inode, IN_ACCESS);
+		vfs_fsnotify_file(f, IN_ACCESS, true);
 	return n;
 }
 
@@ -401,16 +429,18 @@ ssize_t vfs_pread_quiet(struct vfs_file *f, const struct fuse_caller *who,
 {
 	uint32_t chunk = read_chunk(f->m->conn);
 
+	/* Linux's pread64: the offset, the descriptor, whether the file
+	 * has positions (a FIFO has none), then its access mode. */
+	if (off < 0)
+		return -EINVAL;
 	if (f->flags & O_PATH)
 		return -EBADF;
+	if (f->native_fd >= 0)
+		return -ESPIPE;
 	if (S_ISDIR(f->inode->type))
 		return -EISDIR;
 	if ((f->flags & O_ACCMODE) == O_WRONLY)
 		return -EBADF;
-	if (f->native_fd >= 0)
-		return -ESPIPE;
-	if (off < 0)
-		return -EINVAL;
 	if (count > MAX_RW_COUNT)
 		count = MAX_RW_COUNT;
 	if (!count)
@@ -453,9 +483,12 @@ ssize_t vfs_read(struct vfs_file *f, const struct fuse_caller *who,
 {
 	ssize_t n;
 
-	if (f->native_fd >= 0 && !(f->flags & O_PATH) &&
-	    (f->flags & O_ACCMODE) != O_WRONLY) {
+	if (f->native_fd >= 0 && !(f->flags & O_PATH)) {
+		if ((f->flags & O_ACCMODE) == O_WRONLY)
+			return -EBADF;
 		n = read(f->native_fd, buf, count);
+		if (n > 0)
+			vfs_fsnotify_pipe(f, IN_ACCESS);
 		return n < 0 ? -errno : n;
 	}
 	/* Held across the READs, as Linux holds f_pos_lock: only users

@@ -1,8 +1,10 @@
 /*
  * inotify.c - inotify instances, watches and event queues (inotify.h).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,12 +111,22 @@ static void unlock_rank(pthread_mutex_t *mu, unsigned rank)
 static struct vfs_inotify_limits limits;
 static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
 
-static unsigned read_limit(const char *name, unsigned dflt)
+/* A limit from /proc/sys/fs/inotify/NAME, unless the environment sets
+ * FUSEBOX_INOTIFY_NAME (upper case): for tests, which need small limits
+ * without changing the host's. */
+static unsigned read_limit(const char *name, const char *env, unsigned dflt)
 {
-	char p[96];
+	const char *e = getenv(env);
+	char p[96], *end;
 	unsigned v = dflt;
 	FILE *f;
 
+	if (e && *e) {
+		unsigned long n = strtoul(e, &end, 10);
+
+		if (!*end && n && n <= UINT_MAX)
+			return (unsigned)n;
+	}
 	snprintf(p, sizeof(p), "/proc/sys/fs/inotify/%s", name);
 	f = fopen(p, "re");
 	if (f) {
@@ -127,9 +139,14 @@ static unsigned read_limit(const char *name, unsigned dflt)
 
 static void limits_init(void)
 {
-	limits.max_user_instances = read_limit("max_user_instances", 128);
-	limits.max_user_watches = read_limit("max_user_watches", 8192);
-	limits.max_queued_events = read_limit("max_queued_events", 16384);
+	limits.max_user_instances =
+		read_limit("max_user_instances",
+			   "FUSEBOX_INOTIFY_MAX_USER_INSTANCES", 128);
+	limits.max_user_watches = read_limit(
+		"max_user_watches", "FUSEBOX_INOTIFY_MAX_USER_WATCHES", 8192);
+	limits.max_queued_events =
+		read_limit("max_queued_events",
+			   "FUSEBOX_INOTIFY_MAX_QUEUED_EVENTS", 16384);
 }
 
 const struct vfs_inotify_limits *vfs_inotify_limits(void)
@@ -412,7 +429,9 @@ void vfs_inotify_inode_free(struct vfs_inode *ino)
 		pthread_mutex_destroy(&ino->watches->mu);
 		free(ino->watches);
 	}
-	free(ino->alias_name);
+	/* Files hold their inode: only the last walked name is left. */
+	vfs_alias_put(ino, ino->alias);
+	assert(!ino->aliases);
 }
 
 static void watch_put(struct vfs_watch *w)
@@ -687,7 +706,13 @@ static void deliver(struct vfs_watches *set, uint32_t mask, uint32_t extra,
 	}
 }
 
-void vfs_fsnotify(struct vfs_mount *m, struct vfs_inode *ino, uint32_t mask)
+/* An event on ino: its parent's watches see it under the name a (the
+ * inode's last walked when NULL), then its own. path: an event of an
+ * open file's own (Linux's path events: open, read, write, close), which
+ * watches with IN_EXCL_UNLINK, the parent's and its own, drop once that
+ * name is unlinked; changes of attributes through a file are not. */
+static void notify(struct vfs_mount *m, struct vfs_inode *ino,
+		   struct vfs_alias *a, uint32_t mask, bool path)
 {
 	uint32_t isdir = S_ISDIR(ino->type) ? IN_ISDIR : 0;
 	struct vfs_inode *parent = NULL;
@@ -697,12 +722,15 @@ void vfs_fsnotify(struct vfs_mount *m, struct vfs_inode *ino, uint32_t mask)
 
 	pthread_mutex_lock(&m->lock);
 	set = ino->watches;
-	if ((mask & ON_CHILD) && ino->alias_name &&
-	    (parent = vfs_inode_find(m, ino->alias_dir)) && parent->watches) {
+	if (!a)
+		a = ino->alias;
+	if (a && path)
+		unlinked = a->unlinked;
+	if ((mask & ON_CHILD) && a && (parent = vfs_inode_find(m, a->dir)) &&
+	    parent->watches) {
 		vfs_inode_get(parent);
 		pset = parent->watches;
-		name = strdup(ino->alias_name);
-		unlinked = ino->alias_unlinked;
+		name = strdup(a->name);
 	} else {
 		parent = NULL;
 	}
@@ -712,10 +740,33 @@ void vfs_fsnotify(struct vfs_mount *m, struct vfs_inode *ino, uint32_t mask)
 	if (pset && name)
 		deliver(pset, mask, isdir, 0, name, unlinked);
 	if (set)
-		deliver(set, mask, isdir, 0, NULL, false);
+		deliver(set, mask, isdir, 0, NULL, unlinked);
 	free(name);
 	if (parent)
 		vfs_inode_put(m, parent);
+}
+
+void vfs_fsnotify(struct vfs_mount *m, struct vfs_inode *ino, uint32_t mask)
+{
+	notify(m, ino, NULL, mask, false);
+}
+
+void vfs_fsnotify_file(struct vfs_file *f, uint32_t mask, bool path)
+{
+	notify(f->m, f->inode, f->alias, mask, path);
+}
+
+void vfs_fsnotify_pipe(struct vfs_file *f, uint32_t mask)
+{
+	struct vfs_watches *set;
+	bool unlinked;
+
+	pthread_mutex_lock(&f->m->lock);
+	set = f->inode->watches;
+	unlinked = f->alias && f->alias->unlinked;
+	pthread_mutex_unlock(&f->m->lock);
+	if (set)
+		deliver(set, mask, 0, 0, NULL, unlinked);
 }
 
 void vfs_fsnotify_self(struct vfs_mount *m, struct vfs_inode *ino,

@@ -42,10 +42,13 @@
 struct vfs_mount;
 struct vfs_inode;
 struct vfs_inotify;
+struct vfs_file;
 
 /* The limits in force, read once from /proc/sys/fs/inotify/ (Linux's
- * defaults where that cannot be read): per user, instances and watches;
- * per instance, queued events. */
+ * defaults where that cannot be read; for tests, the environment's
+ * FUSEBOX_INOTIFY_MAX_USER_INSTANCES, _MAX_USER_WATCHES and
+ * _MAX_QUEUED_EVENTS come first): per user, instances and watches; per
+ * instance, queued events. */
 struct vfs_inotify_limits {
 	unsigned max_user_instances;
 	unsigned max_user_watches;
@@ -92,6 +95,15 @@ void vfs_inotify_queue(struct vfs_inotify *in, int wd, uint32_t mask,
 /* An event on ino itself: its own watches, and its parent directory's
  * (with its name) for events Linux reports on children. */
 void vfs_fsnotify(struct vfs_mount *m, struct vfs_inode *ino, uint32_t mask);
+/* The same for an open file's inode, under the name f was opened by.
+ * path: the file's own doing (open, read, write, close: Linux's path
+ * events, which IN_EXCL_UNLINK drops once that name is unlinked), not a
+ * change of attributes through it (ftruncate, fchmod). */
+void vfs_fsnotify_file(struct vfs_file *f, uint32_t mask, bool path);
+/* Data moved through f, a FIFO's descriptor: IN_ACCESS or IN_MODIFY for
+ * the FIFO's own watches only (Linux's parent watches do not see pipe
+ * reads and writes; measured on 6.18, tmpfs and FUSE alike). */
+void vfs_fsnotify_pipe(struct vfs_file *f, uint32_t mask);
 /* An event for ino's own watches only (IN_ATTRIB for a link count,
  * IN_MOVE_SELF). */
 void vfs_fsnotify_self(struct vfs_mount *m, struct vfs_inode *ino,
@@ -109,8 +121,7 @@ void vfs_fsnotify_unmount(struct vfs_mount *m);
 /* A fresh rename cookie. */
 uint32_t vfs_fsnotify_cookie(void);
 
-/* inode.c keeps the name an inode was last reached by, for events on
- * children; these keep it true across unlink and rename. */
+/* ino goes: its watch set and last walked name. */
 void vfs_inotify_inode_free(struct vfs_inode *ino);
 
 #endif

@@ -282,12 +282,13 @@ int vfs_link(struct vfs_mount *m, const struct fuse_caller *who,
 
 /* The victim lost its name dir/name: its link count is the server's
  * now. Linux's events: IN_ATTRIB for the link count (not for a
- * directory), IN_DELETE_SELF once no link and no open file is left,
- * then IN_DELETE in the directory. */
+ * directory), IN_DELETE_SELF when no link is left unless that name is
+ * still in use (then at its last close), then IN_DELETE in the
+ * directory. */
 static void unlinked(struct vfs_mount *m, struct vfs_inode *dir,
 		     const char *name, struct vfs_inode *ino)
 {
-	bool isdir = S_ISDIR(ino->type), gone;
+	bool isdir = S_ISDIR(ino->type), gone, busy;
 
 	pthread_mutex_lock(&m->lock);
 	if (ino->attr.nlink)
@@ -295,9 +296,9 @@ static void unlinked(struct vfs_mount *m, struct vfs_inode *dir,
 	if (isdir)
 		ino->attr.nlink = 0;
 	ino->attr_expiry = 0;
-	vfs_alias_unlinked(ino, dir, name);
+	busy = vfs_alias_unlinked(ino, dir, name);
 	ino->unlinked = ino->attr.nlink == 0;
-	gone = ino->unlinked && !ino->opens;
+	gone = ino->unlinked && !busy;
 	pthread_mutex_unlock(&m->lock);
 	if (!isdir)
 		vfs_fsnotify_self(m, ino, IN_ATTRIB);
@@ -475,17 +476,17 @@ static int rename_permission(struct vfs_mount *m,
 static void renamed(struct vfs_mount *m, struct vfs_inode *odir,
 		    const char *oname, struct vfs_inode *old,
 		    struct vfs_inode *ndir, const char *nname,
-		    struct vfs_inode *new, unsigned flags)
+		    struct vfs_inode *new, bool new_busy, unsigned flags)
 {
 	bool exchange = flags & RENAME_EXCHANGE, gone = false;
 	uint32_t cookie = vfs_fsnotify_cookie();
 
 	pthread_mutex_lock(&m->lock);
-	vfs_alias_set(old, ndir, nname);
+	vfs_alias_moved(old, odir, oname, ndir, nname);
 	if (new && exchange)
-		vfs_alias_set(new, odir, oname);
+		vfs_alias_moved(new, ndir, nname, odir, oname);
 	else if (new)
-		gone = new->unlinked && !new->opens;
+		gone = new->unlinked && !new_busy;
 	pthread_mutex_unlock(&m->lock);
 	vfs_fsnotify_dir(m, odir, IN_MOVED_FROM, oname, S_ISDIR(old->type),
 			 cookie);
@@ -512,6 +513,7 @@ int vfs_rename(struct vfs_mount *m, const struct fuse_caller *who,
 	       unsigned flags)
 {
 	struct vfs_inode *old = NULL, *new = NULL;
+	bool new_busy = false;
 	int err;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
@@ -562,11 +564,12 @@ int vfs_rename(struct vfs_mount *m, const struct fuse_caller *who,
 			if (S_ISDIR(new->type))
 				new->attr.nlink = 0;
 			new->attr_expiry = 0;
-			vfs_alias_unlinked(new, ndir, nl->name);
+			new_busy = vfs_alias_unlinked(new, ndir, nl->name);
 			new->unlinked = new->attr.nlink == 0;
 		}
 		vfs_unlock(m);
-		renamed(m, odir, ol->name, old, ndir, nl->name, new, flags);
+		renamed(m, odir, ol->name, old, ndir, nl->name, new, new_busy,
+			flags);
 	}
 	if (err == 1)
 		err = 0;

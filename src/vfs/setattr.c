@@ -60,7 +60,9 @@ int vfs_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 			ev |= IN_ACCESS;
 		else if (v & FATTR_MTIME)
 			ev |= IN_MODIFY;
-		if (ev)
+		if (ev && f)
+			vfs_fsnotify_file(f, ev, false);
+		else if (ev)
 			vfs_fsnotify(m, ino, ev);
 	}
 	return 0;

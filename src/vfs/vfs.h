@@ -45,16 +45,28 @@ struct vfs_inode {
 	struct vfs_lock *locks;	/* lock.c: held here without POSIX_LOCKS */
 	size_t link_len;
 	/* inotify.c: the watches on it (made on first watch, read under
-	 * m->lock), and the directory and name it was last reached by,
-	 * for events its parent's watches see; alias_unlinked once that
-	 * name was removed (IN_EXCL_UNLINK). */
+	 * m->lock). Its names in use (dentry.c), and the one it was last
+	 * reached by (referenced), for events its parent's watches see. */
 	struct vfs_watches *watches;
-	uint64_t alias_dir;
-	char *alias_name;
-	bool alias_unlinked;
+	struct vfs_alias *aliases;
+	struct vfs_alias *alias;
 	unsigned opens;		/* open files that raised IN_OPEN */
 	bool unlinked;		/* its last known name went (IN_DELETE_SELF) */
 	struct vfs_inode *hnext;
+};
+
+/* A name of an inode as inotify sees it, Linux's dentry as far as events
+ * go: the directory (by nodeid) and the name, unlinked once that name was
+ * removed. Held by its inode while the name is the last one walked, and
+ * by the files opened by it, whose events stay with it across renames and
+ * after an unlink (IN_EXCL_UNLINK), whatever name the inode is reached by
+ * meanwhile. m->lock guards it; it is on its inode's aliases list. */
+struct vfs_alias {
+	struct vfs_alias *next;
+	unsigned refs;
+	bool unlinked;
+	uint64_t dir;
+	char *name;
 };
 
 struct vfs_dentry {
@@ -129,6 +141,7 @@ struct vfs_file {
 	struct vfs_file *poll_next;
 	bool remote_flock;	/* the server holds a flock lock of it */
 	bool notified;		/* raised IN_OPEN: IN_CLOSE_* at the end */
+	struct vfs_alias *alias; /* the name it was opened by, or NULL */
 };
 
 /* mount.c */
@@ -163,12 +176,24 @@ int vfs_getattr(struct vfs_mount *m, const struct fuse_caller *who,
 void vfs_dentry_set(struct vfs_mount *m, struct vfs_inode *dir,
 		    const char *name, size_t namelen, struct vfs_inode *ino,
 		    uint64_t expiry);
-/* ino is now reached as dir/name (m->lock held): inotify.c. */
-void vfs_alias_set(struct vfs_inode *ino, const struct vfs_inode *dir,
-		   const char *name);
-/* ino's name dir/name was removed (m->lock held): inotify.c. */
-void vfs_alias_unlinked(struct vfs_inode *ino, const struct vfs_inode *dir,
+/* ino's name odir/oname is ndir/nname now, and the one it was last
+ * reached by (m->lock held): the files opened by the old name follow. */
+void vfs_alias_moved(struct vfs_inode *ino, const struct vfs_inode *odir,
+		     const char *oname, const struct vfs_inode *ndir,
+		     const char *nname);
+/* ino's name dir/name was removed (m->lock held). Whether Linux would
+ * still hold that dentry (a file open by it, or below it for a
+ * directory): IN_DELETE_SELF waits for vfs_alias_release then. */
+bool vfs_alias_unlinked(struct vfs_inode *ino, const struct vfs_inode *dir,
 			const char *name);
+/* An open file's name a of ino is let go (m->lock held). Into gone, at
+ * most max and referenced, the inodes whose IN_DELETE_SELF waited for it:
+ * ino, with no link left, when a was removed, then removed directories
+ * above it. Returns how many. */
+size_t vfs_alias_release(struct vfs_inode *ino, struct vfs_alias *a,
+			 struct vfs_inode **gone, size_t max);
+/* ino's alias a (or the reference to it) is dropped (m->lock held). */
+void vfs_alias_put(struct vfs_inode *ino, struct vfs_alias *a);
 void vfs_dentry_drop(struct vfs_mount *m, struct vfs_inode *dir,
 		     const char *name, size_t namelen);
 /* 1 = cached positive (*out referenced), 0 = cached negative,
@@ -279,6 +304,10 @@ int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 		 struct vfs_file **out);
 /* An open(2) done (not O_PATH): IN_OPEN, and IN_CLOSE_* at its end. */
 void vfs_file_opened(struct vfs_file *f);
+/* ino of f is reached through f (fchmod, fsetxattr, ...): until the next
+ * walk its events go under the name f was opened by, as Linux's go under
+ * the file's dentry. */
+void vfs_file_reach(struct vfs_file *f);
 /* fifo.c: open(2) of a FIFO node: a local pipe shared by its openers. */
 int vfs_fifo_open(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 		  struct vfs_file **out);

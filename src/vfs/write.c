@@ -93,14 +93,17 @@ static ssize_t write_at(struct vfs_file *f, const struct fuse_caller *who,
 ssize_t vfs_pwrite(struct vfs_file *f, const struct fuse_caller *who,
 		   const void *buf, size_t count, off_t off)
 {
-	int err = writable(f);
+	int err;
 
-	if (err)
-		return err;
-	if (f->native_fd >= 0)
-		return -ESPIPE;
+	/* Linux's pwrite64: the offset, then whether the file has
+	 * positions (a FIFO has none), then its access mode. */
 	if (off < 0)
 		return -EINVAL;
+	if (f->native_fd >= 0 && !(f->flags & O_PATH))
+		return -ESPIPE;
+	err = writable(f);
+	if (err)
+		return err;
 	if (count > MAX_RW_COUNT)
 		count = MAX_RW_COUNT;
 	if (!count)
@@ -118,7 +121,7 @@ ssize_t vfs_pwrite(struct vfs_file *f, const struct fuse_caller *who,
 		ssize_t n = write_at(f, who, buf, count, (uint64_t)off);
 
 		if (n > 0)
-			vfs_fsnotify(f->m, f->inode, IN_MODIFY);
+			vfs_fsnotify_file(f, IN_MODIFY, true);
 		return n;
 	}
 }
@@ -135,6 +138,8 @@ ssize_t vfs_write(struct vfs_file *f, const struct fuse_caller *who,
 		return err;
 	if (f->native_fd >= 0) {
 		n = write(f->native_fd, buf, count);
+		if (n > 0)
+			vfs_fsnotify_pipe(f, IN_MODIFY);
 		return n < 0 ? -errno : n;
 	}
 	if (!count)
@@ -160,7 +165,7 @@ ssize_t vfs_write(struct vfs_file *f, const struct fuse_caller *who,
 		f->pos = off;
 	pthread_mutex_unlock(&f->pos_lock);
 	if (n > 0)
-		vfs_fsnotify(f->m, f->inode, IN_MODIFY);
+		vfs_fsnotify_file(f, IN_MODIFY, true);
 	return n;
 }
 
@@ -182,11 +187,13 @@ int vfs_fallocate(struct vfs_file *f, const struct fuse_caller *who,
 {
 	int err;
 
+	if (f->flags & O_PATH)
+		return -EBADF; /* Linux's fdget refuses it first */
 	if (off < 0 || len <= 0)
 		return -EINVAL;
 	if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))
 		return -EOPNOTSUPP;
-	if (f->flags & O_PATH || (f->flags & O_ACCMODE) == O_RDONLY)
+	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
 	if (S_ISDIR(f->inode->type))
 		return -EISDIR;
@@ -208,6 +215,7 @@ int vfs_fallocate(struct vfs_file *f, const struct fuse_caller *who,
 		vfs_attr_expire(f->m, f->inode);
 	else
 		written(f->m, f->inode, (uint64_t)off + (uint64_t)len);
+	vfs_fsnotify_file(f, IN_MODIFY, true); /* as Linux's vfs_fallocate */
 	return 0;
 }
 
@@ -262,7 +270,10 @@ ssize_t vfs_copy_file_range(struct vfs_file *in, off_t *off_in,
 	struct stat st;
 	int err;
 
-	/* Linux's order: flags, then generic_file_rw_checks. */
+	/* Linux's order: the descriptors (fdget refuses O_PATH), flags,
+	 * then generic_file_rw_checks. */
+	if ((in->flags & O_PATH) || (out->flags & O_PATH))
+		return -EBADF;
 	if (flags)
 		return -EINVAL;
 	if (S_ISDIR(in->inode->type) || S_ISDIR(out->inode->type))
@@ -312,8 +323,8 @@ ssize_t vfs_copy_file_range(struct vfs_file *in, off_t *off_in,
 	else if (n > 0)
 		written(out->m, out->inode, (uint64_t)oo + (uint64_t)n);
 	if (n > 0) {
-		vfs_fsnotify(in->m, in->inode, IN_ACCESS);
-		vfs_fsnotify(out->m, out->inode, IN_MODIFY);
+		vfs_fsnotify_file(in, IN_ACCESS, true);
+		vfs_fsnotify_file(out, IN_MODIFY, true);
 		if (off_in)
 			*off_in = oi + n;
 		else
