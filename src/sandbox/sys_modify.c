@@ -319,10 +319,12 @@ static long change_fd(struct sbx_call *c, int fd, const struct change *ch)
 
 	if (!v)
 		return SBX_CONTINUE;
-	if (v->f->flags & O_PATH)
+	if (v->f->flags & O_PATH) {
 		err = -EBADF;
-	else
+	} else {
+		vfs_file_reach(v->f); /* inotify: the name it was opened by */
 		err = change_node(c, v->mnt, v->f->inode, v->f, ch);
+	}
 	sbx_vfile_put(c->sb, v);
 	return err;
 }
