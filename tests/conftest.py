@@ -21,6 +21,31 @@ def server(name):
     return os.path.join(BUILD, "servers", name)
 
 
+def run_parallel(runs, timeout, tool):
+    """Run (what, argv) pairs of a test tool at once; their stdout texts.
+    A run that fails or outlives timeout fails the test with its stderr."""
+    procs = [(what, subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL))
+             for what, argv in runs]
+    outs = []
+    for what, p in procs:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for _, q in procs:
+                q.kill()
+            out, err = p.communicate()
+            pytest.fail(f"{what}: {tool} timed out after {timeout}s\n"
+                        f"{err.decode(errors='replace')[-3000:]}")
+        text = out.decode("utf-8", errors="backslashreplace")
+        assert p.returncode == 0, (
+            f"{what}: {tool} exit {p.returncode}\n"
+            f"{err.decode(errors='replace')[-3000:]}\n{text[-2000:]}")
+        outs.append(text)
+    return outs
+
+
 def kernel_fuse_reason():
     """None if this machine can make kernel FUSE mounts, else why not."""
     if os.geteuid() != 0:

@@ -44,7 +44,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, server
+from conftest import BUILD, run_parallel, server
 
 FBINOTIFY = os.path.join(BUILD, "tools", "fbinotify")
 TIMEOUT = 300
@@ -121,26 +121,7 @@ def server_argv(name, base, preload=None):
 
 def run_both(runs):
     """Run (what, argv) pairs at once; their stdout texts."""
-    procs = [(what, subprocess.Popen(argv, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL))
-             for what, argv in runs]
-    outs = []
-    for what, p in procs:
-        try:
-            out, err = p.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            for _, q in procs:
-                q.kill()
-            out, err = p.communicate()
-            pytest.fail(f"{what}: fbinotify timed out after {TIMEOUT}s\n"
-                        f"{err.decode(errors='replace')[-3000:]}")
-        text = out.decode("utf-8", errors="backslashreplace")
-        assert p.returncode == 0, (
-            f"{what}: fbinotify exit {p.returncode}\n"
-            f"{err.decode(errors='replace')[-3000:]}\n{text[-2000:]}")
-        outs.append(text)
-    return outs
+    return run_parallel(runs, TIMEOUT, "fbinotify")
 
 
 def keep(name, got, want):

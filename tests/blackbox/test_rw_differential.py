@@ -31,7 +31,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, server, kernel_mount  # noqa: F401 (fixture)
+from conftest import BUILD, server, kernel_mount, run_parallel  # noqa: F401
 
 FBOPS = os.path.join(BUILD, "tools", "fbops")
 FUSEBOX = os.path.join(BUILD, "fusebox")
@@ -69,28 +69,9 @@ def fbops_argv(mode, seeds, ops, root, where):
     return argv + ["--seeds", seeds, "--ops", ops, "--"] + list(where)
 
 
-def run_parallel(runs):
+def run_fbops(runs):
     """Run (what, argv) pairs at once; their stdout texts."""
-    procs = [(what, subprocess.Popen(argv, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL))
-             for what, argv in runs]
-    outs = []
-    for what, p in procs:
-        try:
-            out, err = p.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            for _, q in procs:
-                q.kill()
-            out, err = p.communicate()
-            pytest.fail(f"{what}: fbops timed out after {TIMEOUT}s\n"
-                        f"{err.decode(errors='replace')[-3000:]}")
-        text = out.decode("utf-8", errors="backslashreplace")
-        assert p.returncode == 0, (
-            f"{what}: fbops exit {p.returncode}\n"
-            f"{err.decode(errors='replace')[-3000:]}\n{text[-2000:]}")
-        outs.append(text)
-    return outs
+    return run_parallel(runs, TIMEOUT, "fbops")
 
 
 def keep_outputs(name, got, want, who="lib"):
@@ -183,7 +164,7 @@ def test_rw_lib_vs_kernel(name, tmp_path, kernel_mount, umask022):
     kargv, kroot = server_argv(name, str(ksrc), lib=False)
     largv, lroot = server_argv(name, str(lsrc), lib=True)
     mnt = kernel_mount(kargv)
-    want, got = run_parallel([
+    want, got = run_fbops([
         (f"native {name}", fbops_argv("native", seeds, ops, kroot,
                                       mnt.path)),
         (f"lib {name}", fbops_argv("lib", seeds, ops, lroot, largv))])
@@ -211,7 +192,7 @@ def test_rw_run_vs_kernel(name, tmp_path, kernel_mount, umask022):
     script = (f"{q(rargv + [str(rmnt)])} || exit 99; "
               f"{q(fbops_argv('native', seeds, ops, rroot, str(rmnt)))}; "
               f"rc=$?; cd /; fusermount3 -u {q([str(rmnt)])}; exit $rc")
-    want, got = run_parallel([
+    want, got = run_fbops([
         (f"native {name}", fbops_argv("native", seeds, ops, kroot,
                                       mnt.path)),
         (f"fusebox run {name}", [FUSEBOX, "run", "--", "sh", "-c",
@@ -228,7 +209,7 @@ def test_native_deterministic(tmp_path):
     dirs = [tmp_path / "one", tmp_path / "two"]
     for d in dirs:
         d.mkdir()
-    one, two = run_parallel([
+    one, two = run_fbops([
         (f"native {d.name}", fbops_argv("native", seeds, ops, "/", str(d)))
         for d in dirs])
     assert one.count("\n") > int(ops), "fbops native printed too little"
