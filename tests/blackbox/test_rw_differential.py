@@ -26,7 +26,6 @@ deterministic and no comparison means anything.
 import difflib
 import os
 import shlex
-import subprocess
 import tempfile
 
 import pytest
