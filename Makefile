@@ -23,6 +23,7 @@ FUSE3_LIBS   := $(shell pkg-config fuse3 --libs 2>/dev/null)
 EXAMPLES_DIR ?= /usr/share/doc/libfuse3-dev/examples
 TEST_SERVERS := hello hello_ll passthrough passthrough_ll passthrough_fh \
                 notify_inval_entry notify_inval_inode invalidate_path \
+                notify_store_retrieve \
                 ioctl ioctl_client poll poll_client
 
 LIB_SRC  := $(wildcard src/fuse/*.c src/vfs/*.c src/lib/*.c src/sandbox/*.c)

@@ -100,6 +100,20 @@ struct fb_conn_info {
 };
 int fb_conn_info(struct fb_fs *fs, struct fb_conn_info *info);
 
+/* The page cache (docs/cache.md): file data shared by every open of a
+ * file, across all mounts of the process, within one memory bound. The
+ * default bound is FUSEBOX_CACHE_SIZE from the environment (bytes, or
+ * with a K, M or G suffix), else a sixteenth of RAM between 16 MiB and
+ * 512 MiB. Lowering it drops the least recently used data at once. */
+void fb_cache_set_limit(size_t bytes);
+struct fb_cache_stats {
+	size_t bytes, limit;	/* held now, the bound */
+	uint64_t hit_bytes;	/* read bytes served from the cache */
+	uint64_t miss_bytes;	/* bytes read from servers into it */
+	uint64_t evicted;	/* blocks dropped to stay in the bound */
+};
+void fb_cache_stats(struct fb_cache_stats *st);
+
 /* Files. flags as open(2); mode is used only with O_CREAT. */
 int fb_open(struct fb_fs *fs, const char *path, int flags);
 int fb_openat(struct fb_fs *fs, int dirfd, const char *path, int flags,

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "sandbox/sandbox.h"
+#include "vfs/pagecache.h"
 
 static const char run_help[] =
 "usage: fusebox run [OPTIONS] [--] PROGRAM [ARGS...]\n"
@@ -32,6 +33,9 @@ static const char run_help[] =
 "  --debug         log FUSE requests and the syscalls fusebox serves\n"
 "  --max-read=N    READ requests of at most N bytes (unless the mount\n"
 "                  sets max_read)\n"
+"  --cache-size=SIZE  memory for cached file data, all mounts together\n"
+"                  (bytes, or with K, M, G; default: FUSEBOX_CACHE_SIZE,\n"
+"                  else 1/16 of RAM within 16M..512M)\n"
 "  -h, --help      show this help and exit\n"
 "\n"
 "Exit status: PROGRAM's; 125 if the sandbox cannot be set up, 126 if\n"
@@ -65,6 +69,16 @@ int cli_run(int argc, char *argv[])
 				return 2;
 			}
 			o.max_read = (unsigned)v;
+		} else if (!strncmp(arg, "--cache-size=", 13)) {
+			size_t v;
+
+			if (vfs_pc_parse_size(arg + 13, &v) || !v) {
+				fprintf(stderr, "fusebox run: --cache-size "
+					"wants a size like 64M, not '%s'\n",
+					arg + 13);
+				return 2;
+			}
+			vfs_pc_set_limit(v);
 		} else if (arg[0] == '-') {
 			fprintf(stderr, "fusebox run: unknown option '%s'\n"
 				"Try 'fusebox run --help' for more "

@@ -460,9 +460,9 @@ void fuse_conn_set_notify(struct fuse_conn *c, fuse_notify_fn fn, void *ctx)
 	pthread_mutex_unlock(&c->notify_lock);
 }
 
-/* Notifications larger than this (a STORE of file data) are refused:
- * without a page cache there is nothing to store into. */
-#define NOTIFY_MAX (64 * 1024)
+/* Notifications larger than this (a STORE of more file data) are
+ * dropped with a log line rather than buffered. */
+#define NOTIFY_MAX (1024 * 1024 + 4096)
 
 static void receive_notify(struct fuse_conn *c,
 			   const struct fuse_out_header *peek, long msg_len,

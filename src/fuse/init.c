@@ -40,7 +40,10 @@ static const uint64_t offered_flags =
 	/* ioctl(2) on a directory goes to the server as IOCTL with
 	 * FUSE_IOCTL_DIR (vfs/ioctl.c). Linux always offers this; libfuse
 	 * answers such an IOCTL ENOTTY unless it was offered. */
-	FUSE_HAS_IOCTL_DIR;
+	FUSE_HAS_IOCTL_DIR |
+	/* The page cache is dropped only when the server says so (with
+	 * AUTO_INVAL_DATA also taken, that one wins, as in Linux). */
+	FUSE_EXPLICIT_INVAL_DATA;
 
 /* Linux caps max_background for servers without CAP_SYS_ADMIN at
  * RAM / 8 KiB / 392 (the size of one request), at most 65535. */
@@ -106,6 +109,8 @@ static void settle(struct fuse_conn *c, const struct fuse_init_out *o,
 	l->flags = srv & offered_flags;
 	if (l->minor < 9)
 		l->flags &= ~(uint64_t)FUSE_EXPORT_SUPPORT;
+	if (l->flags & FUSE_AUTO_INVAL_DATA)
+		l->flags &= ~(uint64_t)FUSE_EXPLICIT_INVAL_DATA;
 
 	l->max_readahead = o->max_readahead < OFFERED_READAHEAD
 				   ? o->max_readahead

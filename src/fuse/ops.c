@@ -374,6 +374,36 @@ void fuse_op_forget(struct fuse_conn *c, uint64_t nodeid, uint64_t nlookup)
 	fuse_send_async(c, &r->req);
 }
 
+struct notify_reply_req {
+	struct fuse_req req;
+	struct fuse_notify_retrieve_in in;
+	char data[];
+};
+
+void fuse_op_notify_reply(struct fuse_conn *c, uint64_t unique,
+			  uint64_t nodeid, uint64_t offset, const void *data,
+			  uint32_t size)
+{
+	struct notify_reply_req *r = calloc(1, sizeof(*r) + size);
+
+	if (!r)
+		return; /* the server's retrieve stays unanswered, as when
+			 * Linux cannot allocate its reply */
+	fuse_req_init(&r->req, FUSE_NOTIFY_REPLY, nodeid, NULL);
+	/* The server's notify_unique; no-reply requests keep the unique
+	 * they are given (conn.c numbers only those awaiting a reply). */
+	r->req.in.unique = unique;
+	r->in.offset = offset;
+	r->in.size = size;
+	memcpy(r->data, data, size);
+	fuse_req_in(&r->req, &r->in, sizeof(r->in));
+	if (size)
+		fuse_req_in(&r->req, r->data, size);
+	r->req.noreply = true;
+	r->req.done = free_done;
+	fuse_send_async(c, &r->req);
+}
+
 struct interrupt_req {
 	struct fuse_req req;
 	struct fuse_interrupt_in in;

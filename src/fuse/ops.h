@@ -14,6 +14,11 @@
 
 /* Ask the server to stop request unique (no reply expected). */
 void fuse_op_interrupt(struct fuse_conn *c, uint64_t unique);
+/* The answer to the server's RETRIEVE (notify_unique unique): size bytes
+ * of node nodeid's cached data from offset. No reply comes. */
+void fuse_op_notify_reply(struct fuse_conn *c, uint64_t unique,
+			  uint64_t nodeid, uint64_t offset, const void *data,
+			  uint32_t size);
 int fuse_op_lookup(struct fuse_conn *c, const struct fuse_caller *who,
 		   uint64_t parent, const char *name,
 		   struct fuse_entry_out *out);

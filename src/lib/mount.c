@@ -206,3 +206,20 @@ int fb_unmount(struct fb_fs *fs)
 	free(fs);
 	return status;
 }
+
+void fb_cache_set_limit(size_t bytes)
+{
+	vfs_pc_set_limit(bytes);
+}
+
+void fb_cache_stats(struct fb_cache_stats *st)
+{
+	struct vfs_pc_stats s;
+
+	vfs_pc_get_stats(&s);
+	st->bytes = s.bytes;
+	st->limit = s.limit;
+	st->hit_bytes = s.hit_bytes;
+	st->miss_bytes = s.miss_bytes;
+	st->evicted = s.evicted;
+}

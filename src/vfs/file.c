@@ -62,6 +62,11 @@ int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 	f->refs = 1;
 	f->native_fd = -1;
 	pthread_mutex_init(&f->pos_lock, NULL);
+	/* As Linux's open: without KEEP_CACHE the server may have changed
+	 * the file behind our back, so what is cached of it goes. */
+	if (has_fh && S_ISREG(ino->type) &&
+	    !(oo->open_flags & FOPEN_KEEP_CACHE))
+		vfs_pc_invalidate(ino, 0, UINT64_MAX);
 	*out = f;
 	return 0;
 }
@@ -120,6 +125,7 @@ int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 		ino->attr.size = 0;
 		ino->attr_expiry = 0;
 		pthread_mutex_unlock(&m->lock);
+		vfs_pc_truncate(ino, 0);
 		vfs_fsnotify_file(*out, IN_MODIFY, false);
 	} else if (trunc) {
 		err = open_truncate(m, who, *out);
@@ -335,7 +341,7 @@ int vfs_file_drop_locks(struct vfs_file *f, const struct fuse_caller *who,
 	return 0;
 }
 
-static uint32_t read_chunk(struct fuse_conn *c)
+uint32_t vfs_read_chunk(struct fuse_conn *c)
 {
 	uint32_t by_pages = c->lim.max_pages * PAGE_SZ;
 
@@ -427,7 +433,7 @@ ssize_t vfs_pread(struct vfs_file *f, const struct fuse_caller *who,
 ssize_t vfs_pread_quiet(struct vfs_file *f, const struct fuse_caller *who,
 			void *buf, size_t count, off_t off)
 {
-	uint32_t chunk = read_chunk(f->m->conn);
+	uint32_t chunk = vfs_read_chunk(f->m->conn);
 
 	/* Linux's pread64: the offset, the descriptor, whether the file
 	 * has positions (a FIFO has none), then its access mode. */
@@ -467,6 +473,8 @@ ssize_t vfs_pread_quiet(struct vfs_file *f, const struct fuse_caller *who,
 			return 0;
 		if ((uint64_t)off + count > size)
 			count = (size_t)(size - (uint64_t)off);
+		return vfs_read_cached(f, who, buf, count, (uint64_t)off,
+				       size);
 	}
 	if ((f->m->conn->lim.flags & FUSE_ASYNC_READ) && count > chunk)
 		return read_pipelined(f, who, buf, count, off, chunk);

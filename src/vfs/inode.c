@@ -105,6 +105,7 @@ void vfs_inode_put_locked(struct vfs_mount *m, struct vfs_inode *ino)
 		free(ino->link);
 		vfs_locks_free(ino);
 		vfs_inotify_inode_free(ino);
+		vfs_pc_inode_free(ino);
 		free(ino);
 		ino = parent; /* drop the child's reference on it */
 	}
@@ -117,11 +118,34 @@ void vfs_inode_put(struct vfs_mount *m, struct vfs_inode *ino)
 	vfs_unlock(m);
 }
 
+/* What new attributes of a regular file say about its cached data, as
+ * Linux's fuse_change_attributes: a new size cuts the cache there and,
+ * unless the server took EXPLICIT_INVAL_DATA, drops it; with
+ * AUTO_INVAL_DATA a new mtime drops it too. Our own writes move the
+ * cached size first (write.c), so only changes made elsewhere count. */
+static void attr_changed_data(struct vfs_inode *ino, const struct fuse_attr *a)
+{
+	uint64_t flags = ino->mount->conn->lim.flags;
+	bool inval = false;
+
+	if (a->size != ino->attr.size) {
+		vfs_pc_truncate(ino, a->size);
+		inval = !(flags & FUSE_EXPLICIT_INVAL_DATA);
+	} else if (flags & FUSE_AUTO_INVAL_DATA) {
+		inval = a->mtime != ino->attr.mtime ||
+			a->mtimensec != ino->attr.mtimensec;
+	}
+	if (inval)
+		vfs_pc_invalidate(ino, 0, UINT64_MAX);
+}
+
 void vfs_attr_set(struct vfs_inode *ino, const struct fuse_attr *a,
 		  uint64_t valid, uint32_t valid_nsec, uint64_t now)
 {
 	uint64_t ttl = fuse_timeout_ns(valid, valid_nsec);
 
+	if (S_ISREG(ino->type))
+		attr_changed_data(ino, a);
 	ino->attr = *a;
 	ino->attr_expiry = ttl > UINT64_MAX - now ? UINT64_MAX : now + ttl;
 	if (ino->attr_expiry == now)

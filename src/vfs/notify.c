@@ -1,7 +1,8 @@
 /*
  * notify.c - what the server says unasked (INVAL_INODE, INVAL_ENTRY,
- * DELETE), applied to the attribute and dentry caches as Linux's client
- * applies them to its own, and POLL, which wakes pollers (poll.c).
+ * DELETE), applied to the attribute, dentry and page caches as Linux's
+ * client applies them to its own, POLL, which wakes pollers (poll.c), and
+ * STORE/RETRIEVE (notify_data.c).
  *
  * This runs on the connection's receiving thread, so it only ever takes
  * m->lock or m->poll_lock and never waits for the server. Inodes whose last reference
@@ -37,6 +38,14 @@ static void inval_inode(struct vfs_mount *m,
 			ino->link = NULL;
 			ino->link_len = 0;
 		}
+		/* The data range the server names (len <= 0: to the end)
+		 * leaves the page cache, as Linux drops its pages. */
+		if (o->off >= 0)
+			vfs_pc_invalidate(ino, (uint64_t)o->off,
+					  o->len > 0 && (uint64_t)o->len <=
+						  UINT64_MAX - (uint64_t)o->off
+						  ? (uint64_t)(o->off + o->len)
+						  : UINT64_MAX);
 		vfs_inode_get(ino);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -181,11 +190,16 @@ void vfs_notify(void *ctx, int code, const void *msg, size_t len)
 					     fuse_notify_poll_wakeup_out *)msg)
 						   ->kh);
 		break;
+	case FUSE_NOTIFY_STORE:
+		bad = vfs_notify_store(m, msg, len);
+		break;
+	case FUSE_NOTIFY_RETRIEVE:
+		bad = vfs_notify_retrieve(m, msg, len);
+		break;
 	default:
-		/* STORE and RETRIEVE wait for the page cache. Linux fails
-		 * the server's write with ENOSYS or EINVAL; here the
+		/* Linux fails the server's write with EINVAL; here the
 		 * message is logged and dropped. */
-		bad = "notification not supported yet";
+		bad = "unknown notification";
 		break;
 	}
 	if (bad)

@@ -42,6 +42,16 @@ int vfs_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 			     (unsigned long long)ino->nodeid);
 		return -EIO;
 	}
+	/* Our own change: the cache is cut to the new size, and not
+	 * dropped for the size or mtime it gave (Linux's setattr keeps its
+	 * pages the same way). */
+	if (S_ISREG(ino->type)) {
+		if (ao.attr.size < ino->attr.size)
+			vfs_pc_truncate(ino, ao.attr.size);
+		ino->attr.size = ao.attr.size;
+		ino->attr.mtime = ao.attr.mtime;
+		ino->attr.mtimensec = ao.attr.mtimensec;
+	}
 	vfs_attr_set(ino, &ao.attr, ao.attr_valid, ao.attr_valid_nsec,
 		     vfs_now());
 	pthread_mutex_unlock(&m->lock);

@@ -25,6 +25,7 @@
 
 #include "fuse/ops.h"
 #include "vfs/inotify.h"
+#include "vfs/pagecache.h"
 
 #define VFS_MAX_SYMLINKS 40
 
@@ -52,6 +53,10 @@ struct vfs_inode {
 	struct vfs_alias *alias;
 	unsigned opens;		/* open files that raised IN_OPEN */
 	bool unlinked;		/* its last known name went (IN_DELETE_SELF) */
+	/* pagecache.c, under its own lock: the cached blocks, and a count
+	 * of changes that makes a fill begun before one stale. */
+	struct vfs_pc_block *pc_blocks;
+	uint64_t pc_gen;
 	struct vfs_inode *hnext;
 };
 
@@ -142,6 +147,9 @@ struct vfs_file {
 	bool remote_flock;	/* the server holds a flock lock of it */
 	bool notified;		/* raised IN_OPEN: IN_CLOSE_* at the end */
 	struct vfs_alias *alias; /* the name it was opened by, or NULL */
+	/* Where the last cached read ended: a read starting there is
+	 * sequential and reads ahead (a hint: read and set unlocked). */
+	uint64_t ra_next;
 };
 
 /* mount.c */
@@ -375,6 +383,13 @@ ssize_t vfs_pread(struct vfs_file *f, const struct fuse_caller *who,
 		  void *buf, size_t count, off_t off);
 ssize_t vfs_read(struct vfs_file *f, const struct fuse_caller *who,
 		 void *buf, size_t count);
+/* READ requests carry at most this many bytes: max_read, max_pages. */
+uint32_t vfs_read_chunk(struct fuse_conn *c);
+/* readcache.c: pread of [off, off + count) of a regular file, through the
+ * page cache; size is the file's size as last known (count stops at
+ * it). */
+ssize_t vfs_read_cached(struct vfs_file *f, const struct fuse_caller *who,
+			void *buf, size_t count, uint64_t off, uint64_t size);
 off_t vfs_lseek(struct vfs_file *f, const struct fuse_caller *who, off_t off,
 		int whence);
 
@@ -387,6 +402,11 @@ int vfs_statfs(struct vfs_mount *m, const struct fuse_caller *who,
 	       struct vfs_inode *ino, struct statfs *out);
 /* notify.c: a fuse_notify_fn for the mount's connection (ctx = m). */
 void vfs_notify(void *ctx, int code, const void *msg, size_t len);
+/* notify_data.c: STORE and RETRIEVE; NULL, or why the message is bad. */
+const char *vfs_notify_store(struct vfs_mount *m, const void *msg,
+			     size_t len);
+const char *vfs_notify_retrieve(struct vfs_mount *m, const void *msg,
+				size_t len);
 /* permission.c: Linux's checks under default_permissions (all pass
  * without it). */
 /* gid is the caller's group or one of its supplementary groups. */

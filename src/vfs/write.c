@@ -28,14 +28,20 @@ static uint32_t write_chunk(struct fuse_conn *c)
 	return c->lim.max_write < by_pages ? c->lim.max_write : by_pages;
 }
 
-/* Data reached the server up to end: what we hold of ino follows. */
-static void written(struct vfs_mount *m, struct vfs_inode *ino, uint64_t end)
+/* Data reached the server up to end: what we hold of ino follows. The
+ * file's size after it. */
+static uint64_t written(struct vfs_mount *m, struct vfs_inode *ino,
+			uint64_t end)
 {
+	uint64_t size;
+
 	pthread_mutex_lock(&m->lock);
 	if (end > ino->attr.size)
 		ino->attr.size = end;
 	ino->attr_expiry = 0;
+	size = ino->attr.size;
 	pthread_mutex_unlock(&m->lock);
+	return size;
 }
 
 static int writable(const struct vfs_file *f)
@@ -85,8 +91,17 @@ static ssize_t write_at(struct vfs_file *f, const struct fuse_caller *who,
 		if ((uint32_t)n < want)
 			break; /* the server took less: stop, as Linux */
 	}
-	if (done)
-		written(f->m, f->inode, off + done);
+	if (done) {
+		uint64_t size = written(f->m, f->inode, off + done);
+
+		/* Write-through: the server has the bytes, the cache takes
+		 * them too. Direct I/O bypasses it, so what it held of the
+		 * range is stale. */
+		if (f->open_flags & FOPEN_DIRECT_IO)
+			vfs_pc_invalidate(f->inode, off, off + done);
+		else
+			vfs_pc_write(f->inode, off, buf, done, size);
+	}
 	return (ssize_t)done;
 }
 
@@ -211,6 +226,10 @@ int vfs_fallocate(struct vfs_file *f, const struct fuse_caller *who,
 				mode, (uint64_t)off, (uint64_t)len);
 	if (err)
 		return err;
+	/* Punched or zeroed on the server: those bytes are zeros now. */
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		vfs_pc_invalidate(f->inode, (uint64_t)off,
+				  (uint64_t)off + (uint64_t)len);
 	if (mode & FALLOC_FL_KEEP_SIZE)
 		vfs_attr_expire(f->m, f->inode);
 	else
@@ -320,8 +339,12 @@ ssize_t vfs_copy_file_range(struct vfs_file *in, off_t *off_in,
 				    out->fh, (uint64_t)oo, len, 0);
 	if (n == -ENOSYS || n == -EOPNOTSUPP || n == -EXDEV)
 		n = copy_by_hand(in, oi, out, oo, len, who);
-	else if (n > 0)
+	else if (n > 0) {
 		written(out->m, out->inode, (uint64_t)oo + (uint64_t)n);
+		/* The server wrote them: what we held of the range is old. */
+		vfs_pc_invalidate(out->inode, (uint64_t)oo,
+				  (uint64_t)oo + (uint64_t)n);
+	}
 	if (n > 0) {
 		vfs_fsnotify_file(in, IN_ACCESS, true);
 		vfs_fsnotify_file(out, IN_MODIFY, true);

@@ -1,5 +1,5 @@
 """Server notifications (INVAL_ENTRY with and without EXPIRE_ONLY,
-INVAL_INODE) with libfuse's own examples: the same script runs on a kernel
+INVAL_INODE, STORE and RETRIEVE) with libfuse's own examples: the same script runs on a kernel
 FUSE mount (the oracle, as root) and under `fusebox run`, and each run must
 show the effect the example's documentation describes.
 
@@ -62,7 +62,24 @@ a=$(cat "$M/current_time"); sleep 2.2; b=$(cat "$M/current_time")
 [ -n "$a" ] && [ "$a" != "$b" ] && echo "content changed" || echo "content same: $a / $b"
 """
 
+# notify_store_retrieve pushes current_time's new content into the cache
+# (STORE) each second and asks it back (RETRIEVE), asserting that the
+# answer holds what it stored: a wrong or missing answer kills the server.
+# Its open sets keep_cache, so without notifications the first content
+# stays.
+STORE_BODY = r"""
+a=$(cat "$M/current_time"); sleep 2.2; b=$(cat "$M/current_time")
+sleep 1.1; c=$(cat "$M/current_time")
+[ -n "$a" ] && [ "$a" != "$b" ] && [ "$b" != "$c" ] && echo "content changed" || echo "content same"
+stat -c %s "$M/current_time" >/dev/null 2>&1 && echo "server alive"
+"""
+
 CASES = {
+    "store-notify": ("notify_store_retrieve", ["--update-interval=1"],
+                     STORE_BODY, "content changed\nserver alive\n"),
+    "store-no-notify": ("notify_store_retrieve",
+                        ["--update-interval=1", "--no-notify"],
+                        STORE_BODY, "content same\nserver alive\n"),
     "entry-notify": ("notify_inval_entry",
                      ["--update-interval=1", "--timeout=30"], ENTRY_BODY,
                      "first regular empty file\n"

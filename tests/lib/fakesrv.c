@@ -36,6 +36,7 @@ struct node {
 	mode_t mode;
 	unsigned char *data;	/* NULL: pattern bytes */
 	size_t size;
+	uint64_t mtime;		/* [1700000000] */
 	uint64_t lookups, forgets;
 	struct xattr xattrs[MAX_XATTRS];
 	int nxattr;
@@ -199,6 +200,26 @@ uint64_t fakesrv_add(struct fakesrv *srv, uint64_t parent, const char *name,
 	return id;
 }
 
+void fakesrv_set_file(struct fakesrv *srv, uint64_t nodeid,
+		      const void *data, size_t size, uint64_t mtime)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&srv->lock);
+	n = node_get(srv, nodeid);
+	if (n) {
+		free(n->data);
+		n->data = NULL;
+		if (data) {
+			n->data = xcalloc(1, size ? size : 1);
+			memcpy(n->data, data, size);
+		}
+		n->size = size;
+		n->mtime = mtime;
+	}
+	pthread_mutex_unlock(&srv->lock);
+}
+
 void fakesrv_add_xattr(struct fakesrv *srv, uint64_t nodeid,
 		       const char *name, const void *value, size_t len)
 {
@@ -229,7 +250,8 @@ static void fill_attr(const struct node *n, struct fuse_attr *a)
 	a->ino = n->id;
 	a->size = n->size;
 	a->blocks = (n->size + 511) / 512;
-	a->atime = a->mtime = a->ctime = 1700000000;
+	a->atime = a->ctime = 1700000000;
+	a->mtime = n->mtime ? n->mtime : 1700000000;
 	a->mode = n->mode;
 	a->nlink = S_ISDIR(n->mode) ? 2 : 1;
 	a->uid = getuid();
@@ -583,7 +605,7 @@ static ssize_t build_payload(struct fakesrv *srv, const struct fakesrv_req *r,
 static bool wants_reply(uint32_t opcode)
 {
 	return opcode != FUSE_FORGET && opcode != FUSE_BATCH_FORGET &&
-	       opcode != FUSE_INTERRUPT;
+	       opcode != FUSE_INTERRUPT && opcode != FUSE_NOTIFY_REPLY;
 }
 
 static ssize_t build_locked(struct fakesrv *srv, const struct fakesrv_req *r,

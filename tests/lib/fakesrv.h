@@ -78,6 +78,10 @@ struct fakesrv_cfg *fakesrv_cfg(struct fakesrv *srv);
  * fakesrv_pattern() bytes. */
 uint64_t fakesrv_add(struct fakesrv *srv, uint64_t parent, const char *name,
 		     mode_t mode, const void *data, size_t size);
+/* The server changes a file behind the client's back: new contents
+ * (NULL: pattern bytes) and mtime (0: the default). */
+void fakesrv_set_file(struct fakesrv *srv, uint64_t nodeid,
+		      const void *data, size_t size, uint64_t mtime);
 void fakesrv_add_xattr(struct fakesrv *srv, uint64_t nodeid,
 		       const char *name, const void *value, size_t len);
 /* The byte at offset off of a file made with data NULL. */

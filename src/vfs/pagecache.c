@@ -1,0 +1,430 @@
+/*
+ * pagecache.c - the buffer cache: file data in blocks of VFS_PC_BLOCK
+ * bytes, per inode, in one hash keyed by (inode, block index), on their
+ * inode's list (for invalidation and the inode's end) and on one LRU
+ * list for the memory bound.
+ *
+ * A block holds the file's bytes from the block's start for len bytes;
+ * len < VFS_PC_BLOCK only where the file ended when the block was filled
+ * or written. A reader that needs more than a short block holds goes to
+ * the server again (the file may have grown). Storage is allocated in
+ * whole 4 KiB pages up to len, so a small file costs little.
+ *
+ * Changes race with fills: each change bumps the inode's pc_gen, and a
+ * fill whose data was asked for before the change is not inserted (the
+ * reader still gets it, as a read racing a write may on Linux).
+ *
+ * One mutex (pc.lock) guards everything here. It is a leaf: taken under
+ * m->lock (vfs_attr_set) and never the other way round.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vfs/pagecache.h"
+#include "vfs/vfs.h"
+
+#define PAGE_BYTES 4096u
+#define MIN_LIMIT ((size_t)16 << 20)
+#define MAX_DEFAULT ((size_t)512 << 20)
+
+struct vfs_pc_block {
+	struct vfs_inode *ino;
+	uint64_t index;
+	size_t len, cap;
+	char *data;
+	struct vfs_pc_block *hnext;
+	struct vfs_pc_block *iprev, *inext;	/* the inode's blocks */
+	struct vfs_pc_block *lprev, *lnext;	/* LRU: lru.lnext is newest */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_once_t once;
+	struct vfs_pc_block **tab;
+	size_t tab_size, n;
+	struct vfs_pc_block lru;
+	size_t bytes, limit;
+	uint64_t hit_bytes, miss_bytes, evicted;
+} pc = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.once = PTHREAD_ONCE_INIT,
+};
+
+int vfs_pc_parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (*end == 'i' && shift)
+		end++;
+	if ((*end == 'B' || *end == 'b') && shift)
+		end++;
+	if (*end || v > (SIZE_MAX >> shift))
+		return -EINVAL;
+	*out = (size_t)v << shift;
+	return 0;
+}
+
+static size_t default_limit(void)
+{
+	const char *env = getenv("FUSEBOX_CACHE_SIZE");
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	size_t v;
+
+	if (env && !vfs_pc_parse_size(env, &v))
+		return v < VFS_PC_BLOCK ? VFS_PC_BLOCK : v;
+	if (env)
+		fprintf(stderr, "fusebox: FUSEBOX_CACHE_SIZE=%s is not a size "
+			"(like 64M); using the default\n", env);
+	if (pages <= 0 || psize <= 0)
+		return MIN_LIMIT;
+	v = (size_t)pages / 16 * (size_t)psize;
+	return v < MIN_LIMIT ? MIN_LIMIT : v > MAX_DEFAULT ? MAX_DEFAULT : v;
+}
+
+static void pc_init(void)
+{
+	pc.lru.lnext = pc.lru.lprev = &pc.lru;
+	pc.limit = default_limit();
+}
+
+static void pc_lock(void)
+{
+	pthread_once(&pc.once, pc_init);
+	pthread_mutex_lock(&pc.lock);
+}
+
+static size_t bucket(const struct vfs_inode *ino, uint64_t index)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)ino >> 4) * 0x9e3779b97f4a7c15ull;
+
+	h ^= index * 0xc2b2ae3d27d4eb4full;
+	return (size_t)(h ^ (h >> 29)) & (pc.tab_size - 1);
+}
+
+static struct vfs_pc_block *find(struct vfs_inode *ino, uint64_t index)
+{
+	struct vfs_pc_block *b;
+
+	if (!pc.tab_size)
+		return NULL;
+	for (b = pc.tab[bucket(ino, index)]; b; b = b->hnext)
+		if (b->ino == ino && b->index == index)
+			return b;
+	return NULL;
+}
+
+static void tab_grow(void)
+{
+	size_t size = pc.tab_size ? pc.tab_size * 2 : 1024;
+	struct vfs_pc_block **tab = calloc(size, sizeof(*tab));
+	struct vfs_pc_block **old = pc.tab;
+	size_t old_size = pc.tab_size;
+
+	if (!tab)
+		return; /* longer chains */
+	pc.tab = tab;
+	pc.tab_size = size;
+	for (size_t i = 0; i < old_size; i++) {
+		struct vfs_pc_block *b = old[i], *next;
+
+		for (; b; b = next) {
+			size_t k = bucket(b->ino, b->index);
+
+			next = b->hnext;
+			b->hnext = tab[k];
+			tab[k] = b;
+		}
+	}
+	free(old);
+}
+
+static void lru_unlink(struct vfs_pc_block *b)
+{
+	b->lprev->lnext = b->lnext;
+	b->lnext->lprev = b->lprev;
+}
+
+static void lru_front(struct vfs_pc_block *b)
+{
+	b->lnext = pc.lru.lnext;
+	b->lprev = &pc.lru;
+	pc.lru.lnext->lprev = b;
+	pc.lru.lnext = b;
+}
+
+static void touch(struct vfs_pc_block *b)
+{
+	lru_unlink(b);
+	lru_front(b);
+}
+
+static void drop(struct vfs_pc_block *b)
+{
+	struct vfs_pc_block **p = &pc.tab[bucket(b->ino, b->index)];
+
+	while (*p != b)
+		p = &(*p)->hnext;
+	*p = b->hnext;
+	if (b->iprev)
+		b->iprev->inext = b->inext;
+	else
+		b->ino->pc_blocks = b->inext;
+	if (b->inext)
+		b->inext->iprev = b->iprev;
+	lru_unlink(b);
+	pc.bytes -= b->cap;
+	pc.n--;
+	free(b->data);
+	free(b);
+}
+
+static void add(struct vfs_pc_block *b)
+{
+	size_t k;
+
+	if (pc.n + 1 > pc.tab_size / 2 || !pc.tab_size)
+		tab_grow();
+	if (!pc.tab_size) {
+		free(b->data);
+		free(b);
+		return;
+	}
+	k = bucket(b->ino, b->index);
+	b->hnext = pc.tab[k];
+	pc.tab[k] = b;
+	b->iprev = NULL;
+	b->inext = b->ino->pc_blocks;
+	if (b->inext)
+		b->inext->iprev = b;
+	b->ino->pc_blocks = b;
+	lru_front(b);
+	pc.bytes += b->cap;
+	pc.n++;
+}
+
+static void evict(void)
+{
+	while (pc.bytes > pc.limit && pc.lru.lprev != &pc.lru) {
+		drop(pc.lru.lprev);
+		pc.evicted++;
+	}
+}
+
+static size_t round_page(size_t n)
+{
+	return (n + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES;
+}
+
+void vfs_pc_set_limit(size_t bytes)
+{
+	pc_lock();
+	pc.limit = bytes < VFS_PC_BLOCK ? VFS_PC_BLOCK : bytes;
+	evict();
+	pthread_mutex_unlock(&pc.lock);
+}
+
+void vfs_pc_get_stats(struct vfs_pc_stats *s)
+{
+	pc_lock();
+	s->bytes = pc.bytes;
+	s->limit = pc.limit;
+	s->hit_bytes = pc.hit_bytes;
+	s->miss_bytes = pc.miss_bytes;
+	s->evicted = pc.evicted;
+	pthread_mutex_unlock(&pc.lock);
+}
+
+uint64_t vfs_pc_gen(struct vfs_inode *ino)
+{
+	uint64_t g;
+
+	pc_lock();
+	g = ino->pc_gen;
+	pthread_mutex_unlock(&pc.lock);
+	return g;
+}
+
+size_t vfs_pc_read(struct vfs_inode *ino, uint64_t off, void *buf,
+		   size_t count)
+{
+	size_t done = 0;
+
+	pc_lock();
+	while (done < count) {
+		uint64_t pos = off + done;
+		struct vfs_pc_block *b = find(ino, pos / VFS_PC_BLOCK);
+		size_t in = (size_t)(pos % VFS_PC_BLOCK), n;
+
+		if (!b || in >= b->len)
+			break;
+		n = b->len - in;
+		if (n > count - done)
+			n = count - done;
+		memcpy((char *)buf + done, b->data + in, n);
+		done += n;
+		touch(b);
+		if (b->len < VFS_PC_BLOCK)
+			break; /* the file ended here when it was cached */
+	}
+	pc.hit_bytes += done;
+	pthread_mutex_unlock(&pc.lock);
+	return done;
+}
+
+void vfs_pc_insert(struct vfs_inode *ino, uint64_t gen, uint64_t index,
+		   char *data, size_t len, size_t cap)
+{
+	struct vfs_pc_block *b, *old;
+
+	pc_lock();
+	pc.miss_bytes += len;
+	if (ino->pc_gen != gen || !len || cap > pc.limit ||
+	    !(b = calloc(1, sizeof(*b)))) {
+		pthread_mutex_unlock(&pc.lock);
+		free(data);
+		return;
+	}
+	old = find(ino, index);
+	if (old)
+		drop(old);
+	b->ino = ino;
+	b->index = index;
+	b->len = len;
+	b->cap = cap;
+	b->data = data;
+	add(b);
+	evict();
+	pthread_mutex_unlock(&pc.lock);
+}
+
+/* b takes [from, to) of its block from src, when that leaves its valid
+ * bytes without a gap; else it goes. */
+static void patch(struct vfs_pc_block *b, size_t from, size_t to,
+		  const char *src)
+{
+	if (from > b->len) {
+		drop(b);
+		return;
+	}
+	if (to > b->cap) {
+		size_t cap = round_page(to);
+		char *d = realloc(b->data, cap);
+
+		if (!d) {
+			drop(b);
+			return;
+		}
+		pc.bytes += cap - b->cap;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + from, src, to - from);
+	if (to > b->len)
+		b->len = to;
+	touch(b);
+}
+
+void vfs_pc_write(struct vfs_inode *ino, uint64_t off, const void *buf,
+		  size_t len, uint64_t size)
+{
+	uint64_t end = off + len;
+
+	if (!len)
+		return;
+	pc_lock();
+	ino->pc_gen++;
+	for (uint64_t i = off / VFS_PC_BLOCK; i <= (end - 1) / VFS_PC_BLOCK;
+	     i++) {
+		uint64_t bs = i * VFS_PC_BLOCK;
+		uint64_t lo = off > bs ? off : bs;
+		uint64_t hi = end < bs + VFS_PC_BLOCK ? end : bs + VFS_PC_BLOCK;
+		const char *src = (const char *)buf + (lo - off);
+		struct vfs_pc_block *b = find(ino, i);
+
+		if (b) {
+			patch(b, (size_t)(lo - bs), (size_t)(hi - bs), src);
+			continue;
+		}
+		/* A new block only when it is whole: from its start to its
+		 * end, or to the end of the file. */
+		if (lo != bs || (hi != bs + VFS_PC_BLOCK && hi < size))
+			continue;
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			continue;
+		b->cap = round_page((size_t)(hi - bs));
+		b->data = malloc(b->cap);
+		if (!b->data) {
+			free(b);
+			continue;
+		}
+		memcpy(b->data, src, (size_t)(hi - bs));
+		b->len = (size_t)(hi - bs);
+		b->ino = ino;
+		b->index = i;
+		add(b);
+	}
+	evict();
+	pthread_mutex_unlock(&pc.lock);
+}
+
+void vfs_pc_invalidate(struct vfs_inode *ino, uint64_t off, uint64_t end)
+{
+	struct vfs_pc_block *b, *next;
+
+	pc_lock();
+	ino->pc_gen++;
+	for (b = ino->pc_blocks; b; b = next) {
+		uint64_t bs = b->index * VFS_PC_BLOCK;
+
+		next = b->inext;
+		if (bs < end && bs + VFS_PC_BLOCK > off)
+			drop(b);
+	}
+	pthread_mutex_unlock(&pc.lock);
+}
+
+void vfs_pc_truncate(struct vfs_inode *ino, uint64_t size)
+{
+	struct vfs_pc_block *b, *next;
+
+	pc_lock();
+	ino->pc_gen++;
+	for (b = ino->pc_blocks; b; b = next) {
+		uint64_t bs = b->index * VFS_PC_BLOCK;
+
+		next = b->inext;
+		if (bs >= size)
+			drop(b);
+		else if (bs + b->len > size)
+			b->len = (size_t)(size - bs);
+	}
+	pthread_mutex_unlock(&pc.lock);
+}
+
+void vfs_pc_inode_free(struct vfs_inode *ino)
+{
+	pc_lock();
+	while (ino->pc_blocks)
+		drop(ino->pc_blocks);
+	pthread_mutex_unlock(&pc.lock);
+}
