@@ -104,7 +104,7 @@ int fb_conn_info(struct fb_fs *fs, struct fb_conn_info *info);
  * file, across all mounts of the process, within one memory bound. The
  * default bound is FUSEBOX_CACHE_SIZE from the environment (bytes, or
  * with a K, M or G suffix), else a sixteenth of RAM between 16 MiB and
- * 512 MiB. Lowering it drops the least recently used data at once. */
+ * 2 GiB. Lowering it drops the least recently used data at once. */
 void fb_cache_set_limit(size_t bytes);
 struct fb_cache_stats {
 	size_t bytes, limit;	/* held now, the bound */

@@ -35,7 +35,7 @@ static const char run_help[] =
 "                  sets max_read)\n"
 "  --cache-size=SIZE  memory for cached file data, all mounts together\n"
 "                  (bytes, or with K, M, G; default: FUSEBOX_CACHE_SIZE,\n"
-"                  else 1/16 of RAM within 16M..512M)\n"
+"                  else 1/16 of RAM within 16M..2G)\n"
 "  -h, --help      show this help and exit\n"
 "\n"
 "Exit status: PROGRAM's; 125 if the sandbox cannot be set up, 126 if\n"

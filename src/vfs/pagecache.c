@@ -30,7 +30,7 @@
 
 #define PAGE_BYTES 4096u
 #define MIN_LIMIT ((size_t)16 << 20)
-#define MAX_DEFAULT ((size_t)512 << 20)
+#define MAX_DEFAULT ((size_t)2 << 30)
 
 struct vfs_pc_block {
 	struct vfs_inode *ino;

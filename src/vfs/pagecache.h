@@ -31,7 +31,7 @@ struct vfs_pc_stats {
 
 /* The bound, in bytes (at least one block). Lowering it evicts at once.
  * The default is FUSEBOX_CACHE_SIZE from the environment (bytes, or with
- * a K, M or G suffix), else a sixteenth of RAM between 16 MiB and 512 MiB. */
+ * a K, M or G suffix), else a sixteenth of RAM between 16 MiB and 2 GiB. */
 void vfs_pc_set_limit(size_t bytes);
 void vfs_pc_get_stats(struct vfs_pc_stats *s);
 /* Parses "64M"-style sizes; -EINVAL when s is not one. */
