@@ -136,16 +136,25 @@ uint64_t vfs_poll_seq(struct vfs_mount *m)
 	return seq;
 }
 
+/* poll(2)'s timeout wants the precise clock, not the cache's. */
+static uint64_t precise_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int vfs_poll_wait(struct vfs_mount *m, uint64_t seq, int timeout_ms)
 {
 	uint64_t end = timeout_ms < 0 ? UINT64_MAX
-				      : vfs_now() + (uint64_t)timeout_ms *
+				      : precise_now() + (uint64_t)timeout_ms *
 							    1000000ull;
 	int err = 0;
 
 	pthread_mutex_lock(&m->poll_lock);
 	while (m->poll_seq == seq) {
-		uint64_t now = vfs_now(), slice = WAIT_SLICE_NS;
+		uint64_t now = precise_now(), slice = WAIT_SLICE_NS;
 		struct timespec ts;
 		bool gone, up;
 
