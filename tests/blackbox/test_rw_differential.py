@@ -52,9 +52,11 @@ def server_argv(name, src, lib):
     under libfusebox (lib: "{}" is the mountpoint) or under the kernel
     (the mountpoint goes after argv), and where src is inside the file
     system it serves."""
+    name, _, cache = name.partition("@")
     exe = server(name)
     if name == "passthrough_ll":
-        opts = ["-o", f"source={src},xattr,flock"]
+        opts = ["-o", f"source={src},xattr,flock" +
+                (f",{cache}" if cache else "")]
         return ([exe, "-f"] + opts + ["{}"] if lib else [exe] + opts), "/"
     # passthrough and passthrough_fh serve the whole "/".
     return ([exe, "-f", "{}"] if lib else [exe]), src
@@ -149,11 +151,14 @@ def umask022():
 
 
 SERVERS = ["passthrough_ll", "passthrough_fh", "passthrough"]
+# passthrough_ll's cache modes: never (DIRECT_IO, timeouts 0), always
+# (KEEP_CACHE, day-long timeouts); the default one above is in between.
+CACHE_MODES = ["passthrough_ll@cache=never", "passthrough_ll@cache=always"]
 
 
-@pytest.mark.parametrize("name", SERVERS)
+@pytest.mark.parametrize("name", SERVERS + CACHE_MODES)
 def test_rw_lib_vs_kernel(name, tmp_path, kernel_mount, umask022):
-    exe = server(name)
+    exe = server(name.partition("@")[0])
     if not os.access(exe, os.X_OK):
         pytest.skip(f"{exe} not built")
     seeds, ops = seeds_and_ops()
@@ -171,12 +176,12 @@ def test_rw_lib_vs_kernel(name, tmp_path, kernel_mount, umask022):
     assert_same(name, got, want, ops)
 
 
-@pytest.mark.parametrize("name", SERVERS)
+@pytest.mark.parametrize("name", SERVERS + CACHE_MODES)
 def test_rw_run_vs_kernel(name, tmp_path, kernel_mount, umask022):
     """The same sequences by the same unmodified fbops, system call by
     system call, inside `fusebox run` where the server mounts itself:
     the sandbox's write path against the kernel's client."""
-    exe = server(name)
+    exe = server(name.partition("@")[0])
     if not os.access(exe, os.X_OK) or not os.access(FUSEBOX, os.X_OK):
         pytest.skip(f"{exe} or {FUSEBOX} not built")
     seeds, ops = seeds_and_ops()
