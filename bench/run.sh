@@ -42,19 +42,16 @@ done
 work=
 data=
 data_is_tmpfs=0
-declare -A kpid kmnt
 kernel_reason=
 
 cleanup() {
-	local c
-	for c in "${!kmnt[@]}"; do
-		if mountpoint -q "${kmnt[$c]}" 2>/dev/null; then
-			umount "${kmnt[$c]}" 2>/dev/null || umount -l "${kmnt[$c]}" 2>/dev/null
+	local m
+	# A kernel mount of a run that was cut short: its server exits once
+	# it is unmounted.
+	for m in "$work"/mnt-*; do
+		if [ -n "$work" ] && mountpoint -q "$m" 2>/dev/null; then
+			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 		fi
-	done
-	for c in "${!kpid[@]}"; do
-		kill "${kpid[$c]}" 2>/dev/null
-		wait "${kpid[$c]}" 2>/dev/null
 	done
 	if [ -n "$data" ]; then
 		if [ $data_is_tmpfs = 1 ]; then
@@ -121,28 +118,55 @@ prepare_programs() {
 prepare_programs 2>>"$log" || { echo "bench: preparing the whole-program rows failed, see $log" >&2; exit 1; }
 proj_files=$(find "$data/proj/src" -name '*.c' | wc -l)
 
-# Kernel FUSE: one mount per cache mode, the same server and options the
-# fusebox column uses.
+# Kernel FUSE: the same server with the same options as the fusebox
+# columns, mounted by the kernel afresh for every run (kmount, kumount),
+# as every fusebox run starts a fresh server with a fresh cache: a mount
+# kept up would carry its dentries, and passthrough_ll an open descriptor
+# and a list entry for each inode it was asked about (it looks inodes up
+# by walking that list), from one row into the next.
+kmnt() { echo "$work/mnt-$1"; }
+kpid=
+
+# kmount CACHE: mounts the tree on kmnt CACHE; fails if it does not come up.
+kmount() {
+	local m
+	m=$(kmnt "$1")
+	mkdir -p "$m"
+	"$server" -f -o source="$data",cache="$1" "$m" >>"$log" 2>&1 &
+	kpid=$!
+	for _ in $(seq 50); do
+		mountpoint -q "$m" && return 0
+		kill -0 "$kpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kumount "$1"
+	return 1
+}
+
+# kumount CACHE: unmounts it and waits (at most 5 s) for the server to end.
+kumount() {
+	local m
+	m=$(kmnt "$1")
+	if mountpoint -q "$m"; then
+		umount "$m" 2>>"$log" || umount -l "$m" 2>>"$log"
+	fi
+	for _ in $(seq 50); do
+		kill -0 "$kpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$kpid" 2>/dev/null
+	wait "$kpid" 2>/dev/null
+	kpid=
+}
+
 if [ "$(id -u)" != 0 ]; then
 	kernel_reason="not root"
 elif [ ! -c /dev/fuse ]; then
 	kernel_reason="no /dev/fuse"
+elif kmount never; then
+	kumount never
 else
-	for c in never always; do
-		kmnt[$c]=$work/mnt-$c
-		mkdir "${kmnt[$c]}"
-		"$server" -f -o source="$data",cache=$c "${kmnt[$c]}" 2>>"$log" &
-		kpid[$c]=$!
-		for _ in $(seq 50); do
-			mountpoint -q "${kmnt[$c]}" && break
-			kill -0 "${kpid[$c]}" 2>/dev/null || break
-			sleep 0.1
-		done
-		if ! mountpoint -q "${kmnt[$c]}"; then
-			kernel_reason="passthrough_ll did not mount (see $log)"
-			break
-		fi
-	done
+	kernel_reason="passthrough_ll did not mount (see $log)"
 fi
 [ -n "$kernel_reason" ] && echo "bench: kernel FUSE column n/a: $kernel_reason" >&2
 
@@ -158,7 +182,12 @@ measure() {
 	local cmd=("$fbbench" -t "$secs")
 	case $backend in
 	lib)	set -- -v "$@" lib -- "$server" -f -o source="$data",cache="$cache" '{}' ;;
-	kernel)	set -- "$@" native "${kmnt[$cache]}" ;;
+	kernel)	set -- "$@" native "$(kmnt "$cache")"
+		if ! kmount "$cache"; then
+			echo "- kernel, cache=$cache, $what: passthrough_ll did not mount" >>"$work/notes"
+			echo error
+			return
+		fi ;;
 	tmpfs)	set -- "$@" native "$data" ;;
 	run)	mkdir -p "$work/run-mnt"
 		cmd=("$build/fusebox" run -- bash "$here/in-sandbox.sh" "$server" "$data" "$cache" "$work/run-mnt" "$fbbench" -t "$secs") ;;
@@ -166,6 +195,7 @@ measure() {
 	echo "+ $backend: fbbench -t $secs $*" >>"$log"
 	line=$(timeout -k 5 "$limit" "${cmd[@]}" "$@" 2>"$work/stderr")
 	rc=$?
+	[ "$backend" = kernel ] && kumount "$cache"
 	cat "$work/stderr" >>"$log"
 	echo "$line" >>"$log"
 	if [ $rc = 124 ] || [ $rc = 137 ]; then
