@@ -17,11 +17,14 @@
  *   big            BIG_MIB MiB (default 1024); the 8 bytes at every
  *                  offset o, o a multiple of 8, hold o (little-endian)
  *
- * The read-only workloads (stat-uncached, stat-cached, readdir, seqread,
- * randread) read that tree. The write workloads (create-delete, seqwrite,
- * randwrite, untar, reread) write into a fresh directory write.PID at the
- * root of the backend, remove it before they return, and leave the tree
- * alone.
+ * The read-only workloads (stat-uncached, stat-cached, readdir,
+ * readdir-stat, seqread, randread) read that tree. The write workloads
+ * (create-delete, seqwrite, randwrite, untar, reread) write into a fresh
+ * directory write.PID at the root of the backend, remove it before they
+ * return, and leave the tree alone. The whole-program workloads (find,
+ * git-status, make) run the real find, git and make on what run.sh adds
+ * to the tree (tree/, repo/, proj/; see "whole programs" below); make
+ * builds into a write.PID too.
  *
  * Every answer is checked (sizes, entry counts, file contents at the
  * block ends; what was written is read back) so that a wrong result
@@ -2025,12 +2028,14 @@ static void usage(void)
 		"  -t SECS  time each workload runs (default 2)\n"
 		"  -w       seqread: one untimed pass first (cached re-read)\n"
 		"  -b MIB   seqwrite: MiB to write (default 1024)\n"
-		"  -a TAR   untar: the ustar archive to extract\n"
+		"  -a TAR   untar: the ustar archive to extract; find: the archive\n"
+		"           extracted in tree/, for the counts\n"
 		"  -v       lib: print what INIT settled on to stderr\n"
 		"  -d       lib: fusebox logs every request and reply to stderr\n"
 		"  -p N     lib: offer max_pages N in INIT (default: fusebox's)\n"
-		"workloads: stat-uncached stat-cached readdir seqread randread\n"
-		"           create-delete seqwrite randwrite untar reread\n");
+		"workloads: stat-uncached stat-cached readdir readdir-stat seqread\n"
+		"           randread create-delete seqwrite randwrite untar reread\n"
+		"           find git-status make (the last two: native only)\n");
 	exit(2);
 }
 
@@ -2173,11 +2178,11 @@ int main(int argc, char **argv)
 
 	wl->run(&b, &res);
 
-	printf("fbbench backend=%s workload=%s secs=%.3f ops=%llu rate=%.1f unit=%s",
+	printf("fbbench backend=%s workload=%s secs=%.3f ops=%llu rate=%.4f unit=%s",
 	       b.name, wl->name, res.secs, (unsigned long long)res.ops,
 	       res.rate, res.unit);
 	if (res.unit2)
-		printf(" rate2=%.2f unit2=%s", res.rate2, res.unit2);
+		printf(" rate2=%.4f unit2=%s", res.rate2, res.unit2);
 	printf("\n");
 	fflush(stdout);
 

@@ -372,6 +372,7 @@ set grid ytics
 set xtics rotate by -40 scale 0 nomirror
 set key top left
 set bmargin 9
+set rmargin 6
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 lc rgb "black" front
 plot "$dat" using 2:xtic(1) title "libfusebox / kernel" lc rgb "#1f77b4", \
      "" using 3 title "fusebox run / kernel" lc rgb "#ff7f0e", \
