@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # bench/run.sh BUILD_DIR - runs the workloads of bench/fbbench.c (read-only
-# ones on a prepared tree, then write ones) four ways and prints one table:
+# ones on a prepared tree, then write ones, then whole programs) four ways
+# and prints one table:
 #   fusebox      libfusebox driving libfuse's passthrough_ll (fb_spawn)
-#   kernel FUSE  the same server with the same options, mounted by the kernel
+#   kernel FUSE  the same server with the same options, mounted by the
+#                kernel afresh for every run
 #   tmpfs        the source directory itself, plain system calls
-#   fusebox run  fbbench's plain system calls, unmodified, inside
-#                `fusebox run`, where the same server mounts itself and
-#                fusebox serves the mount (bench/in-sandbox.sh)
+#   fusebox run  fbbench's plain system calls (or the programs it starts),
+#                unmodified, inside `fusebox run`, where the same server
+#                mounts itself and fusebox serves the mount
+#                (bench/in-sandbox.sh)
 # Each cell is the median of FBBENCH_REPS runs (default 3) of FBBENCH_SECS
 # seconds each (default 2). FBBENCH_BIG_MIB (default 1024) sizes the file
 # the sequential rows read and write; FBBENCH_TREE (default
