@@ -17,11 +17,14 @@
  *   big            BIG_MIB MiB (default 1024); the 8 bytes at every
  *                  offset o, o a multiple of 8, hold o (little-endian)
  *
- * The read-only workloads (stat-uncached, stat-cached, readdir, seqread,
- * randread) read that tree. The write workloads (create-delete, seqwrite,
- * randwrite, untar, reread) write into a fresh directory write.PID at the
- * root of the backend, remove it before they return, and leave the tree
- * alone.
+ * The read-only workloads (stat-uncached, stat-cached, readdir,
+ * readdir-stat, seqread, randread) read that tree. The write workloads
+ * (create-delete, seqwrite, randwrite, untar, reread) write into a fresh
+ * directory write.PID at the root of the backend, remove it before they
+ * return, and leave the tree alone. The whole-program workloads (find,
+ * git-status, make) run the real find, git and make on what run.sh adds
+ * to the tree (tree/, repo/, proj/; see "whole programs" below); make
+ * builds into a write.PID too.
  *
  * Every answer is checked (sizes, entry counts, file contents at the
  * block ends; what was written is read back) so that a wrong result
@@ -69,8 +72,12 @@ struct backend {
 	int (*lstat)(struct backend *b, const char *path, struct stat *st);
 	int (*open)(struct backend *b, const char *path, int flags,
 		    mode_t mode);
+	int (*openat)(struct backend *b, int dirfd, const char *path,
+		      int flags);
 	int (*close)(struct backend *b, int fd);
 	int (*fstat)(struct backend *b, int fd, struct stat *st);
+	int (*fstatat)(struct backend *b, int dirfd, const char *path,
+		       struct stat *st, int flags);
 	ssize_t (*read)(struct backend *b, int fd, void *buf, size_t n);
 	ssize_t (*pread)(struct backend *b, int fd, void *buf, size_t n,
 			 off_t off);
@@ -147,6 +154,14 @@ static int nat_open(struct backend *b, const char *path, int flags,
 	return fd < 0 ? -errno : fd;
 }
 
+static int nat_openat(struct backend *b, int dirfd, const char *path,
+		      int flags)
+{
+	int fd = openat(dirfd, path, flags);
+
+	return fd < 0 ? -errno : fd;
+}
+
 static int nat_close(struct backend *b, int fd)
 {
 	return close(fd) < 0 ? -errno : 0;
@@ -155,6 +170,12 @@ static int nat_close(struct backend *b, int fd)
 static int nat_fstat(struct backend *b, int fd, struct stat *st)
 {
 	return fstat(fd, st) < 0 ? -errno : 0;
+}
+
+static int nat_fstatat(struct backend *b, int dirfd, const char *path,
+		       struct stat *st, int flags)
+{
+	return fstatat(dirfd, path, st, flags) < 0 ? -errno : 0;
 }
 
 static ssize_t nat_read(struct backend *b, int fd, void *buf, size_t n)
@@ -239,6 +260,12 @@ static int lib_open(struct backend *b, const char *path, int flags,
 	return fb_openat(b->fs, FB_AT_FDCWD, path, flags, mode);
 }
 
+static int lib_openat(struct backend *b, int dirfd, const char *path,
+		      int flags)
+{
+	return fb_openat(b->fs, dirfd, path, flags, 0);
+}
+
 static int lib_close(struct backend *b, int fd)
 {
 	return fb_close(b->fs, fd);
@@ -247,6 +274,12 @@ static int lib_close(struct backend *b, int fd)
 static int lib_fstat(struct backend *b, int fd, struct stat *st)
 {
 	return fb_fstat(b->fs, fd, st);
+}
+
+static int lib_fstatat(struct backend *b, int dirfd, const char *path,
+		       struct stat *st, int flags)
+{
+	return fb_fstatat(b->fs, dirfd, path, st, flags);
 }
 
 static ssize_t lib_read(struct backend *b, int fd, void *buf, size_t n)
@@ -489,6 +522,93 @@ static void run_readdir(struct backend *b, struct result *res)
 	free(buf);
 }
 
+/* One listing of dir10k with a stat of every name, as `ls -l` does:
+ * getdents64 into a 32 KiB buffer, then fstatat(dirfd, name,
+ * AT_SYMLINK_NOFOLLOW) of each name in it, until getdents64 gives 0.
+ * Every stat must show an empty regular file. Returns the names stat'd;
+ * stops early (and says so in *partial) when the deadline passes. */
+static uint64_t list_and_stat(struct backend *b, char *buf, double deadline,
+			      bool *partial)
+{
+	uint64_t names = 0;
+	int fd = open_or_die(b, "dir10k", O_RDONLY | O_DIRECTORY);
+
+	*partial = false;
+	for (;;) {
+		ssize_t n = b->getdents(b, fd, buf, DENTS_BUF);
+		ssize_t pos = 0;
+
+		if (n < 0)
+			die("getdents64 on dir10k: %s", strerror(-n));
+		if (n == 0)
+			break;
+		while (pos < n) {
+			struct dirent64 *d = (struct dirent64 *)(buf + pos);
+			struct stat st;
+			int r;
+
+			if (d->d_reclen == 0 || pos + d->d_reclen > n)
+				die("getdents64 on dir10k: bad d_reclen %u at %zd of %zd",
+				    d->d_reclen, pos, n);
+			pos += d->d_reclen;
+			if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+				continue;
+			r = b->fstatat(b, fd, d->d_name, &st,
+				       AT_SYMLINK_NOFOLLOW);
+			if (r < 0)
+				die("fstatat dir10k/%s: %s", d->d_name,
+				    strerror(-r));
+			if (!S_ISREG(st.st_mode) || st.st_size != 0)
+				die("fstatat dir10k/%s: mode 0%o size %lld, want an empty regular file",
+				    d->d_name, (unsigned)st.st_mode,
+				    (long long)st.st_size);
+			names++;
+			if (deadline > 0 && (names & 15) == 0 &&
+			    now() >= deadline) {
+				*partial = true;
+				goto out;
+			}
+		}
+	}
+out:
+	close_or_die(b, fd);
+	return names;
+}
+
+/* readdir + stat of the 10,000-entry directory, listing after listing.
+ * rate: names listed and stat'd per second; rate2: full listings per
+ * second (a listing cut by the deadline counts for the part done). */
+static void run_readdir_stat(struct backend *b, struct result *res)
+{
+	char *buf = malloc(DENTS_BUF);
+	uint64_t entries = 0, n;
+	double t0, t1 = 0, deadline;
+	bool partial;
+
+	if (!buf)
+		die("out of memory");
+	n = list_and_stat(b, buf, 0, &partial);
+	if (n != NDIR_ENTRIES)
+		die("dir10k lists %llu names, want %d",
+		    (unsigned long long)n, NDIR_ENTRIES);
+	t0 = now();
+	deadline = t0 + bench_secs;
+	do {
+		n = list_and_stat(b, buf, deadline, &partial);
+		if (!partial && n != NDIR_ENTRIES)
+			die("dir10k lists %llu names, want %d",
+			    (unsigned long long)n, NDIR_ENTRIES);
+		entries += n;
+	} while ((t1 = now()) < deadline);
+	res->secs = t1 - t0;
+	res->ops = entries;
+	res->rate = (double)entries / res->secs;
+	res->unit = "entries/s";
+	res->rate2 = (double)entries / NDIR_ENTRIES / res->secs;
+	res->unit2 = "listings/s";
+	free(buf);
+}
+
 static void check_pattern(const char *buf, size_t n, uint64_t off,
 			  const char *what)
 {
@@ -686,19 +806,18 @@ static void rmdir_or_die(struct backend *b, const char *path)
 		die("rmdir %s: %s", path, strerror(-r));
 }
 
-/* The names in directory path, each as its d_type byte followed by the
- * name and a NUL, all read before the caller removes any: getdents64 over
- * a directory that changes under it may skip names. *len: bytes used. */
-static char *read_names(struct backend *b, const char *path, size_t *len)
+/* The names in the directory open as fd (path names it in errors), each
+ * as its d_type byte followed by the name and a NUL, all read before the
+ * caller removes any: getdents64 over a directory that changes under it
+ * may skip names. *len: bytes used. */
+static char *read_names_fd(struct backend *b, int fd, const char *path,
+			   size_t *len)
 {
 	char *buf = malloc(DENTS_BUF), *names = NULL;
 	size_t cap = 0;
-	int fd = b->open(b, path, O_RDONLY | O_DIRECTORY, 0);
 
 	if (!buf)
 		die("out of memory");
-	if (fd < 0)
-		die("open %s: %s", path, strerror(-fd));
 	*len = 0;
 	for (;;) {
 		ssize_t n = b->getdents(b, fd, buf, DENTS_BUF), pos = 0;
@@ -729,8 +848,19 @@ static char *read_names(struct backend *b, const char *path, size_t *len)
 			*len += nl + 1;
 		}
 	}
-	close_or_die(b, fd);
 	free(buf);
+	return names;
+}
+
+static char *read_names(struct backend *b, const char *path, size_t *len)
+{
+	int fd = b->open(b, path, O_RDONLY | O_DIRECTORY, 0);
+	char *names;
+
+	if (fd < 0)
+		die("open %s: %s", path, strerror(-fd));
+	names = read_names_fd(b, fd, path, len);
+	close_or_die(b, fd);
 	return names;
 }
 
@@ -1441,24 +1571,7 @@ static void run_untar(struct backend *b, struct result *res)
 	remove_scratch(b);
 }
 
-static const struct workload {
-	const char *name;
-	void (*run)(struct backend *b, struct result *res);
-} workloads[] = {
-	{ "stat-uncached", run_stat_uncached },
-	{ "stat-cached", run_stat_cached },
-	{ "readdir", run_readdir },
-	{ "seqread", run_seqread },
-	{ "randread", run_randread },
-	{ "create-delete", run_create_delete },
-	{ "seqwrite", run_seqwrite },
-	{ "randwrite", run_randwrite },
-	{ "untar", run_untar },
-	{ "reread", run_reread },
-};
-
-/* ---- prepare: the tree every workload reads ---- */
-
+/* write(2) of all of buf to a file outside the tested filesystems. */
 static void write_all(int fd, const char *buf, size_t n, const char *path)
 {
 	while (n > 0) {
@@ -1470,6 +1583,381 @@ static void write_all(int fd, const char *buf, size_t n, const char *path)
 		n -= (size_t)w;
 	}
 }
+
+/* ---- whole programs: find, git status, make ----
+ *
+ * On the native backends the real program, unmodified, runs as a child of
+ * fbbench (in the fusebox run column inside the sandbox, like fbbench)
+ * and is timed from fork to exit, its output read. They use what run.sh
+ * puts in the tree: tree/ (the untar archive, extracted), repo/ (the
+ * same in a git repository, committed) and proj/ (bench/mkproject.sh: a
+ * small C project, and proj/expected, what its program prints). libfusebox
+ * has no program to run: for find, fbbench walks the tree itself with the
+ * calls GNU find makes; git status and make have no libfusebox column. */
+
+#define PROG_OUT_KEEP 4096
+
+struct prog_out {
+	char buf[PROG_OUT_KEEP];	/* the start of stdout, NUL-terminated */
+	size_t len;
+	uint64_t lines;			/* newlines in all of stdout */
+};
+
+static char *const *prog_argv;	/* for die() messages: the last program */
+
+static void die_prog(const char *why)
+	__attribute__((noreturn));
+
+static void die_prog(const char *why)
+{
+	char cmd[1024];
+	size_t pos = 0;
+	int i;
+
+	cmd[0] = '\0';
+	for (i = 0; prog_argv[i] && pos < sizeof(cmd) - 1; i++)
+		pos += (size_t)snprintf(cmd + pos, sizeof(cmd) - pos, "%s%s",
+					i ? " " : "", prog_argv[i]);
+	die("%s: %s", cmd, why);
+}
+
+/* Runs argv (searched in PATH) with stdout into a pipe and stderr as
+ * fbbench's; dies unless it exits 0. Returns the seconds from the fork
+ * to its exit, all its output read. */
+static double run_program(char *const argv[], struct prog_out *out)
+{
+	char chunk[65536], why[64];
+	int pfd[2], status;
+	double t0, t1;
+	pid_t pid;
+
+	prog_argv = argv;
+	memset(out, 0, sizeof(*out));
+	t0 = now();
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		execvp(argv[0], argv);
+		fprintf(stderr, "fbbench: exec %s: %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		ssize_t n = read(pfd[0], chunk, sizeof(chunk));
+		const char *p;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("read from %s: %s", argv[0], strerror(errno));
+		if (n == 0)
+			break;
+		for (p = chunk; (p = memchr(p, '\n', (size_t)(chunk + n - p)));
+		     p++)
+			out->lines++;
+		if (out->len < sizeof(out->buf) - 1) {
+			size_t k = sizeof(out->buf) - 1 - out->len;
+
+			if (k > (size_t)n)
+				k = (size_t)n;
+			memcpy(out->buf + out->len, chunk, k);
+			out->len += k;
+		}
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid: %s", strerror(errno));
+	t1 = now();
+	out->buf[out->len] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		snprintf(why, sizeof(why), "wait status 0x%x", status);
+		die_prog(why);
+	}
+	return t1 - t0;
+}
+
+/* One untimed round (checked like every round), then rounds while the
+ * time budget lasts, at least one; round() returns the seconds it spent
+ * in the program. rate: runs per second. */
+static void repeat_rounds(struct backend *b, struct result *res,
+			  double (*round)(struct backend *b))
+{
+	uint64_t runs = 0;
+	double secs = 0, deadline;
+
+	round(b);
+	deadline = now() + bench_secs;
+	do {
+		secs += round(b);
+		runs++;
+	} while (now() < deadline);
+	res->secs = secs;
+	res->ops = runs;
+	res->rate = (double)runs / secs;
+	res->unit = "runs/s";
+}
+
+static uint64_t tree_files, tree_dirs;	/* find: what the archive holds */
+
+/* What GNU find 4.9 (fts) does for `find DIR -type f`, from strace: for
+ * each directory fstatat(parent, name, AT_SYMLINK_NOFOLLOW) twice,
+ * openat(parent, name, O_DIRECTORY|O_NOFOLLOW...), fstat, getdents64
+ * until 0; the type of each entry from d_type (fstatat only for
+ * DT_UNKNOWN); a subdirectory is looked up through its parent's
+ * descriptor. Counts the files (the lines find prints) and directories. */
+static void find_walk(struct backend *b, int parent, const char *name,
+		      const char *path, uint64_t *files, uint64_t *dirs)
+{
+	const int oflags = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW |
+			   O_CLOEXEC | O_DIRECTORY;
+	struct stat st;
+	size_t len, pos = 0;
+	char *names;
+	int fd, r, i;
+
+	for (i = 0; i < 2; i++) {
+		r = b->fstatat(b, parent, name, &st, AT_SYMLINK_NOFOLLOW);
+		if (r < 0)
+			die("find: fstatat %s: %s", path, strerror(-r));
+	}
+	if (!S_ISDIR(st.st_mode))
+		die("find: %s: mode 0%o, want a directory", path,
+		    (unsigned)st.st_mode);
+	fd = b->openat(b, parent, name, oflags);
+	if (fd < 0)
+		die("find: open %s: %s", path, strerror(-fd));
+	r = b->fstat(b, fd, &st);
+	if (r < 0)
+		die("find: fstat %s: %s", path, strerror(-r));
+	(*dirs)++;
+	names = read_names_fd(b, fd, path, &len);
+	while (pos < len) {
+		unsigned char type = (unsigned char)names[pos++];
+		const char *child = names + pos;
+		char cpath[PATH_MAX];
+
+		pos += strlen(child) + 1;
+		snprintf(cpath, sizeof(cpath), "%s/%s", path, child);
+		if (type == DT_UNKNOWN) {
+			r = b->fstatat(b, fd, child, &st, AT_SYMLINK_NOFOLLOW);
+			if (r < 0)
+				die("find: fstatat %s: %s", cpath,
+				    strerror(-r));
+			type = S_ISDIR(st.st_mode) ? DT_DIR :
+			       S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+		}
+		if (type == DT_DIR)
+			find_walk(b, fd, child, cpath, files, dirs);
+		else if (type == DT_REG)
+			(*files)++;
+	}
+	free(names);
+	close_or_die(b, fd);
+}
+
+/* `find ROOT/tree -type f`, its lines counted (as `| wc -l`); on lib,
+ * find_walk(). The count must be the archive's. */
+static double find_round(struct backend *b)
+{
+	char path[PATH_MAX];
+	uint64_t files = 0, dirs = 0;
+	double t0, secs;
+
+	path_of(b, path, sizeof(path), "tree");
+	if (b->fs) {
+		t0 = now();
+		find_walk(b, AT_FDCWD, path, path, &files, &dirs);
+		secs = now() - t0;
+		/* tree/ itself is one more directory than the archive's. */
+		if (dirs != tree_dirs + 1)
+			die("find: %llu directories under %s, the archive has %llu",
+			    (unsigned long long)dirs - 1, path,
+			    (unsigned long long)tree_dirs);
+	} else {
+		char *argv[] = { "find", path, "-type", "f", NULL };
+		struct prog_out out;
+
+		secs = run_program(argv, &out);
+		files = out.lines;
+	}
+	if (files != tree_files)
+		die("find: %llu files under %s, the archive has %llu",
+		    (unsigned long long)files, path,
+		    (unsigned long long)tree_files);
+	return secs;
+}
+
+/* find over the extracted tree (-a: the archive, for the counts). */
+static void run_find(struct backend *b, struct result *res)
+{
+	struct tar t;
+	size_t i;
+
+	if (!tar_path)
+		die("find needs the archive it checks against: -a FILE");
+	tar_load(&t);
+	for (i = 0; i < t.n; i++) {
+		if (t.ents[i].dir)
+			tree_dirs++;
+		else
+			tree_files++;
+	}
+	free(t.buf);
+	free(t.ents);
+	repeat_rounds(b, res, find_round);
+}
+
+static void need_native(struct backend *b, const char *what)
+{
+	if (b->fs)
+		die("%s is a whole program: there is no libfusebox column",
+		    what);
+}
+
+static double git_status_round(struct backend *b)
+{
+	char repo[PATH_MAX];
+	char *argv[] = { "git", "-C", repo, "status", NULL };
+	struct prog_out out;
+	double secs;
+
+	path_of(b, repo, sizeof(repo), "repo");
+	secs = run_program(argv, &out);
+	if (!strstr(out.buf, "nothing to commit, working tree clean"))
+		die("git -C %s status does not say the tree is clean: %.300s",
+		    repo, out.buf);
+	return secs;
+}
+
+/* `git status` in repo/, a repository of the extracted tree with
+ * everything committed: what it prints must say the tree is clean. */
+static void run_git_status(struct backend *b, struct result *res)
+{
+	need_native(b, "git status");
+	setenv("LC_ALL", "C", 1);
+	repeat_rounds(b, res, git_status_round);
+}
+
+static char make_want[PROG_OUT_KEEP];	/* proj/expected */
+
+/* Reads a small file through the backend, NUL-terminated. */
+static void read_small(struct backend *b, const char *rel, char *buf,
+		       size_t size)
+{
+	int fd = open_or_die(b, rel, O_RDONLY);
+	size_t got = 0;
+
+	for (;;) {
+		ssize_t n = b->read(b, fd, buf + got, size - 1 - got);
+
+		if (n < 0)
+			die("read %s: %s", rel, strerror((int)-n));
+		if (n == 0 || (got += (size_t)n) == size - 1)
+			break;
+	}
+	buf[got] = '\0';
+	close_or_die(b, fd);
+}
+
+/* The program make built must run and print proj/expected. A program on
+ * a fusebox mount cannot be executed (docs/sandbox.md), so its bytes are
+ * read through the backend into a file in /tmp, which is run. */
+static void check_built(struct backend *b, const char *bin)
+{
+	char tmp[] = "/tmp/fbbench-prog.XXXXXX", buf[65536];
+	char *argv[] = { tmp, NULL };
+	struct prog_out out;
+	int in = b->open(b, bin, O_RDONLY, 0);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+
+	if (in < 0)
+		die("make: open %s: %s", bin, strerror(-in));
+	if (fd < 0)
+		die("mkstemp: %s", strerror(errno));
+	for (;;) {
+		ssize_t n = b->read(b, in, buf, sizeof(buf));
+
+		if (n < 0)
+			die("make: read %s: %s", bin, strerror((int)-n));
+		if (n == 0)
+			break;
+		write_all(fd, buf, (size_t)n, tmp);
+	}
+	close_or_die(b, in);
+	if (fchmod(fd, 0700) < 0 || close(fd) < 0)
+		die("%s: %s", tmp, strerror(errno));
+	run_program(argv, &out);
+	unlink(tmp);
+	if (strcmp(out.buf, make_want))
+		die("make: %s prints \"%.200s\", want \"%.200s\"", bin, out.buf,
+		    make_want);
+}
+
+/* A clean build of proj/ with `make -j2`, its objects and program in a
+ * fresh write.PID/out (removed afterwards, untimed). */
+static double make_round(struct backend *b)
+{
+	char proj[PATH_MAX], outdir[PATH_MAX], outarg[PATH_MAX + 8];
+	char bin[PATH_MAX + 8];
+	char *argv[] = { "make", "-s", "-j2", "-C", proj, outarg, NULL };
+	struct prog_out out;
+	uint64_t removed;
+	double secs;
+
+	path_of(b, proj, sizeof(proj), "proj");
+	spath(b, outdir, "out");
+	snprintf(outarg, sizeof(outarg), "OUT=%s", outdir);
+	snprintf(bin, sizeof(bin), "%s/prog", outdir);
+	secs = run_program(argv, &out);
+	check_built(b, bin);
+	removed = rm_tree(b, outdir);
+	if (removed < 3)
+		die("make: %s held %llu entries, want objects and prog",
+		    outdir, (unsigned long long)removed - 1);
+	return secs;
+}
+
+static void run_make(struct backend *b, struct result *res)
+{
+	need_native(b, "make");
+	/* make bench's own make must not hand its jobserver down. */
+	unsetenv("MAKEFLAGS");
+	unsetenv("MFLAGS");
+	unsetenv("MAKELEVEL");
+	unsetenv("GNUMAKEFLAGS");
+	read_small(b, "proj/expected", make_want, sizeof(make_want));
+	make_scratch(b);
+	repeat_rounds(b, res, make_round);
+	remove_scratch(b);
+}
+
+static const struct workload {
+	const char *name;
+	void (*run)(struct backend *b, struct result *res);
+} workloads[] = {
+	{ "stat-uncached", run_stat_uncached },
+	{ "stat-cached", run_stat_cached },
+	{ "readdir", run_readdir },
+	{ "readdir-stat", run_readdir_stat },
+	{ "seqread", run_seqread },
+	{ "randread", run_randread },
+	{ "create-delete", run_create_delete },
+	{ "seqwrite", run_seqwrite },
+	{ "randwrite", run_randwrite },
+	{ "untar", run_untar },
+	{ "reread", run_reread },
+	{ "find", run_find },
+	{ "git-status", run_git_status },
+	{ "make", run_make },
+};
+
+/* ---- prepare: the tree every workload reads ---- */
 
 static void make_file(const char *path, const char *buf, size_t n)
 {
@@ -1540,12 +2028,14 @@ static void usage(void)
 		"  -t SECS  time each workload runs (default 2)\n"
 		"  -w       seqread: one untimed pass first (cached re-read)\n"
 		"  -b MIB   seqwrite: MiB to write (default 1024)\n"
-		"  -a TAR   untar: the ustar archive to extract\n"
+		"  -a TAR   untar: the ustar archive to extract; find: the archive\n"
+		"           extracted in tree/, for the counts\n"
 		"  -v       lib: print what INIT settled on to stderr\n"
 		"  -d       lib: fusebox logs every request and reply to stderr\n"
 		"  -p N     lib: offer max_pages N in INIT (default: fusebox's)\n"
-		"workloads: stat-uncached stat-cached readdir seqread randread\n"
-		"           create-delete seqwrite randwrite untar reread\n");
+		"workloads: stat-uncached stat-cached readdir readdir-stat seqread\n"
+		"           randread create-delete seqwrite randwrite untar reread\n"
+		"           find git-status make (the last two: native only)\n");
 	exit(2);
 }
 
@@ -1642,6 +2132,8 @@ int main(int argc, char **argv)
 		b.stat = nat_stat;
 		b.lstat = nat_lstat;
 		b.open = nat_open;
+		b.openat = nat_openat;
+		b.fstatat = nat_fstatat;
 		b.close = nat_close;
 		b.fstat = nat_fstat;
 		b.read = nat_read;
@@ -1665,6 +2157,8 @@ int main(int argc, char **argv)
 		b.stat = lib_stat;
 		b.lstat = lib_lstat;
 		b.open = lib_open;
+		b.openat = lib_openat;
+		b.fstatat = lib_fstatat;
 		b.close = lib_close;
 		b.fstat = lib_fstat;
 		b.read = lib_read;
@@ -1684,11 +2178,11 @@ int main(int argc, char **argv)
 
 	wl->run(&b, &res);
 
-	printf("fbbench backend=%s workload=%s secs=%.3f ops=%llu rate=%.1f unit=%s",
+	printf("fbbench backend=%s workload=%s secs=%.3f ops=%llu rate=%.4f unit=%s",
 	       b.name, wl->name, res.secs, (unsigned long long)res.ops,
 	       res.rate, res.unit);
 	if (res.unit2)
-		printf(" rate2=%.2f unit2=%s", res.rate2, res.unit2);
+		printf(" rate2=%.4f unit2=%s", res.rate2, res.unit2);
 	printf("\n");
 	fflush(stdout);
 

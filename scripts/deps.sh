@@ -9,7 +9,9 @@ pkgs=(build-essential pkg-config libfuse3-dev fuse3 squashfuse squashfs-tools
       sshfs openssh-server openssh-client bindfs gocryptfs fuse-overlayfs
       inotify-tools entr
       # Tools that write, for tests/blackbox/test_run_write.py.
-      rsync git sqlite3 tar)
+      rsync git sqlite3 tar
+      # make bench draws its table as a chart (bench/run.sh).
+      gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
