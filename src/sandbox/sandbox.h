@@ -225,6 +225,8 @@ bool sbx_call_valid(struct sbx_call *c);
  * right here and the rest of its work is discarded. close(2) and
  * close_range(2) never stop for a signal, as on Linux. */
 bool sbx_call_gone(struct sbx_call *c);
+/* A signal pending for thread tid, not blocked, that it catches. */
+bool sbx_signal_pending(pid_t tid);
 /* Copy in the NUL-terminated string at addr (at most size-1 bytes):
  * -EFAULT, -ENAMETOOLONG. */
 int sbx_read_str(struct sbx_call *c, uint64_t addr, char *buf, size_t size);
@@ -416,7 +418,33 @@ long sbx_sys_getxattr(struct sbx_call *c, bool follow);
 long sbx_sys_listxattr(struct sbx_call *c, bool follow);
 long sbx_sys_chdir(struct sbx_call *c);
 long sbx_sys_getcwd(struct sbx_call *c);
+
+/* sys_exec.c: execve (dirfd AT_FDCWD, flags 0) and execveat of a program
+ * that lives on a mount: it runs from a sealed memfd copy. */
 long sbx_sys_execve(struct sbx_call *c, int dirfd, uint64_t path, int flags);
+/* exec_names.c: the mount path of such a copy, remembered at exec; by
+ * the copy's identity, for readlink of /proc/PID/exe and /proc/PID/fd/N. */
+void sbx_exec_name_add(int memfd, const char *path);
+/* link: a /proc path that stat(2) follows to the copy (in out). */
+bool sbx_exec_name_of(const char *link, char *out, size_t size);
+
+/* ptrace.c: run a trapped execve/execveat again with another path and,
+ * with n_pre, argv[0] replaced by pre[0...n_pre). */
+struct sbx_redirect {
+	const char *path;
+	const char *const *pre;
+	size_t n_pre;
+};
+/* Trace the caller (PTRACE_SEIZE): 0, or a negative errno (EPERM when
+ * ptrace is refused; ENOSYS off x86_64). Once begun, always end. */
+int sbx_trace_begin(struct sbx_call *c);
+/* Answer the call: run it again as rd says, or (rd NULL) fail it with
+ * err; then detach. Returns SBX_SENT. */
+long sbx_trace_end(struct sbx_call *c, const struct sbx_redirect *rd,
+		   long err);
+/* run.c's waits: a status they took for pid. true: a ptrace stop of a
+ * thread being traced here, which is ptrace.c's and not the reaper's. */
+bool sbx_trace_status(pid_t pid, int status);
 /* sys_modify.c: path calls that change a mount, and their descriptor
  * forms (fchmod, fchown, ftruncate, fsetxattr, fremovexattr). */
 long sbx_sys_modify(struct sbx_call *c);
