@@ -384,6 +384,7 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 		pthread_cond_wait(&sb->wcv, &sb->wlock);
 	pthread_mutex_unlock(&sb->wlock);
 	close(sb->listener);
+	sbx_exec_links_remove();
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);

@@ -428,6 +428,13 @@ void sbx_exec_name_add(int memfd, const char *path);
 /* link: a /proc path that stat(2) follows to the copy (in out). */
 bool sbx_exec_name_of(const char *link, char *out, size_t size);
 
+/* exec_links.c: a symlink DIR/SLOT/name -> target, for the kernel to
+ * run target as "name" (its comm); out gets its path. */
+int sbx_exec_link(const char *name, const char *target, char *out,
+		  size_t size);
+bool sbx_exec_link_is(const char *path);
+void sbx_exec_links_remove(void);
+
 /* ptrace.c: run a trapped execve/execveat again with another path and,
  * with n_pre, argv[0] replaced by pre[0...n_pre). */
 struct sbx_redirect {

@@ -58,6 +58,7 @@
 #define MAX_SCRIPTS 5		/* a sixth nested "#!" gives ELOOP */
 #define COPY_CHUNK (1024 * 1024)
 
+
 /* The trapped call. */
 struct exec_args {
 	int dirfd;
@@ -524,21 +525,62 @@ static long in_place(struct sbx_call *c, const struct exec_args *ea,
 	return SBX_CONTINUE;
 }
 
-/* Make the call run path (with pre before argv[1...], if any): in place
- * when possible, else by ptrace (traced: already begun). */
-static long run_as(struct sbx_call *c, const struct exec_args *ea,
-		   const char *path, const char *const *pre, size_t n_pre,
-		   bool traced)
+/* What the kernel is to run instead. */
+struct exec_run {
+	long fd;		/* a copy given to the caller, or -1 */
+	char path[PATH_MAX + 16]; /* else a native path */
+	/* The process's name: run through a symlink of that name
+	 * (exec_links.c). NULL when path goes to an interpreter as $0. */
+	const char *name;
+	const char *pre[2 * MAX_SCRIPTS + 1]; /* before argv[1...] */
+	size_t n_pre;
+};
+
+/* Whether the native file at path is a "#!" script (as far as fusebox
+ * can tell): its interpreter would get the symlink as $0. */
+static bool native_script(const char *path)
 {
-	struct sbx_redirect rd = { .path = path, .pre = pre, .n_pre = n_pre };
+	char two[2] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return true;
+	if (read(fd, two, 2) < 0)
+		two[0] = '#', two[1] = '!';
+	close(fd);
+	return two[0] == '#' && two[1] == '!';
+}
+
+/* Make the call run what er says: in place when possible, else by
+ * ptrace (traced: begun already). */
+static long run_as(struct sbx_call *c, const struct exec_args *ea,
+		   struct exec_run *er, bool traced)
+{
+	struct sbx_redirect rd = { .pre = er->pre, .n_pre = er->n_pre };
+	char target[PATH_MAX + 16], link[PATH_MAX + 64];
 	long r;
 	int err;
 
-	if (!traced && !n_pre) {
-		r = in_place(c, ea, path);
+	if (er->fd >= 0) {
+		snprintf(er->path, sizeof(er->path), "/dev/fd/%ld", er->fd);
+		snprintf(target, sizeof(target), "/proc/self/fd/%ld", er->fd);
+	} else {
+		snprintf(target, sizeof(target), "%s", er->path);
+		if (er->path[0] != '/' || native_script(er->path))
+			er->name = NULL;
+	}
+	rd.path = er->path;
+	if (er->name && !sbx_exec_link(er->name, target, link, sizeof(link)))
+		rd.path = link;
+	if (!traced && !er->n_pre) {
+		r = in_place(c, ea, rd.path);
 		if (r != -EAGAIN)
 			return r;
 		err = sbx_trace_begin(c);
+		/* Without ptrace, a short path may still hold /dev/fd/N. */
+		if (err && rd.path != er->path &&
+		    (r = in_place(c, ea, er->path)) != -EAGAIN)
+			return r;
 		if (err) {
 			/* Documented in docs/sandbox.md: EACCES, "this
 			 * program cannot be run here". */
@@ -593,112 +635,106 @@ static long load_script(struct sbx_call *c, struct exec_file *x, int depth)
 /* A script run as binfmt_script leaves it: its interpreter, with
  * [interpreter, argument, script path] before argv[1...], each nested
  * script's the same way. */
-struct script_run {
-	struct shebang sh[MAX_SCRIPTS];
-	const char *pre[2 * MAX_SCRIPTS + 1];
-	size_t n_pre;
-	char path[PATH_MAX + 16];	/* what the kernel runs */
-};
-
 static int plan_script(struct sbx_call *c, const struct exec_args *ea,
-		       struct exec_file *x, struct script_run *s)
+		       struct exec_file *x, struct shebang *sh,
+		       struct exec_run *er)
 {
 	struct exec_file cur = *x, next;
 	struct sbx_target t;
 	int n = 0, r;
-	long fd;
 
+	er->fd = -1;
 	for (;;) {
-		r = parse_shebang(cur.head, &s->sh[n]);
+		r = parse_shebang(cur.head, &sh[n]);
 		if (cur.f != x->f)
 			exec_close(c->sb, &cur);
 		if (r)
 			return r;
 		n++;
-		r = exec_open_path(c, s->sh[n - 1].name, &next, &t);
+		r = exec_open_path(c, sh[n - 1].name, &next, &t);
 		if (r < 0)
 			return r;
 		if (r == 0) {
 			/* Native: the kernel opens it (and runs any further
 			 * "#!" itself). */
-			snprintf(s->path, sizeof(s->path), "%s",
-				 t.rewrite ? t.path : s->sh[n - 1].name);
+			snprintf(er->path, sizeof(er->path), "%s",
+				 t.rewrite ? t.path : sh[n - 1].name);
 			break;
 		}
 		if (is_script(next.head) && n < MAX_SCRIPTS) {
 			cur = next;
 			continue;
 		}
-		fd = is_script(next.head) ? -ELOOP
-		     : is_elf(next.head)  ? load_elf(c, &next)
-					  : -ENOEXEC;
+		er->fd = is_script(next.head) ? -ELOOP
+			 : is_elf(next.head)  ? load_elf(c, &next)
+					      : -ENOEXEC;
 		exec_close(c->sb, &next);
-		if (fd < 0)
-			return (int)fd;
-		snprintf(s->path, sizeof(s->path), "/dev/fd/%ld", fd);
+		if (er->fd < 0)
+			return (int)er->fd;
 		break;
 	}
 	/* The innermost interpreter comes first. */
 	for (int i = n - 1; i >= 0; i--) {
-		s->pre[s->n_pre++] = s->sh[i].name;
-		if (s->sh[i].has_arg)
-			s->pre[s->n_pre++] = s->sh[i].arg;
+		er->pre[er->n_pre++] = sh[i].name;
+		if (sh[i].has_arg)
+			er->pre[er->n_pre++] = sh[i].arg;
 	}
-	s->pre[s->n_pre++] = ea->filename;
+	er->pre[er->n_pre++] = ea->filename;
 	return 0;
 }
 
 static long run_script(struct sbx_call *c, const struct exec_args *ea,
-		       struct exec_file *x)
+		       struct exec_file *x, struct exec_run *er)
 {
-	struct script_run *s;
+	struct shebang *sh;
 	long r;
 
 	if (ea->inaccessible)
 		return -ENOENT; /* as Linux: its interpreter could not
 				 * open it */
 	if (sbx_trace_begin(c) < 0) {
-		r = load_script(c, x, 0);
-		if (r >= 0) {
-			char path[32];
-
-			snprintf(path, sizeof(path), "/dev/fd/%ld", r);
-			r = run_as(c, ea, path, NULL, 0, false);
-		}
-		return r;
+		/* $0 is /dev/fd/N: no symlink (exec_links.c). */
+		er->fd = load_script(c, x, 0);
+		er->name = NULL;
+		return er->fd < 0 ? er->fd : run_as(c, ea, er, false);
 	}
-	s = calloc(1, sizeof(*s));
-	r = s ? plan_script(c, ea, x, s) : -ENOMEM;
-	if (r)
-		r = sbx_trace_end(c, NULL, r);
-	else
-		r = run_as(c, ea, s->path, s->pre, s->n_pre, true);
-	free(s);
+	sh = calloc(MAX_SCRIPTS, sizeof(*sh));
+	r = sh ? plan_script(c, ea, x, sh, er) : -ENOMEM;
+	r = r ? sbx_trace_end(c, NULL, r) : run_as(c, ea, er, true);
+	free(sh);
 	return r;
 }
 
 static long run_virtual(struct sbx_call *c, const struct exec_args *ea,
 			const struct sbx_target *t)
 {
+	struct exec_run *er = calloc(1, sizeof(*er));
 	struct exec_file x;
-	char path[32];
-	long r = exec_open(c, t, &x);
+	const char *base;
+	long r;
 
-	if (r)
+	if (!er)
+		return -ENOMEM;
+	r = exec_open(c, t, &x);
+	if (r) {
+		free(er);
 		return r;
+	}
+	/* Linux names the process after the path it was run by, or (for
+	 * execveat of a descriptor) after the file. */
+	base = strrchr(ea->path[0] ? ea->path : x.path, '/');
+	er->name = base ? base + 1 : ea->path;
 	if (is_script(x.head)) {
-		r = run_script(c, ea, &x);
+		r = run_script(c, ea, &x, er);
 	} else if (is_elf(x.head)) {
-		r = load_elf(c, &x);
-		if (r >= 0) {
-			snprintf(path, sizeof(path), "/dev/fd/%ld", r);
-			r = run_as(c, ea, path, NULL, 0, false);
-		}
+		er->fd = load_elf(c, &x);
+		r = er->fd < 0 ? er->fd : run_as(c, ea, er, false);
 	} else {
 		/* No binfmt_misc for files on a mount. */
 		r = -ENOEXEC;
 	}
 	exec_close(c->sb, &x);
+	free(er);
 	return r;
 }
 
@@ -741,14 +777,22 @@ long sbx_sys_execve(struct sbx_call *c, int dirfd, uint64_t addr, int flags)
 		free(ea);
 		return SBX_CONTINUE; /* EFAULT, ENAMETOOLONG: the kernel's */
 	}
+	/* The call run again on one of our symlinks (exec_links.c): its
+	 * target would resolve here, in the supervisor, to something else. */
+	if (sbx_exec_link_is(ea->path)) {
+		free(ea);
+		return SBX_CONTINUE;
+	}
 	r = sbx_resolve(c, dirfd, ea->path, sbx_at_flags(flags), &t);
 	if (r || t.where == SBX_NATIVE) {
 		if (!r && t.rewrite) {
 			/* A native file named relative to a directory in a
 			 * mount: the kernel runs it by its absolute path. */
-			r = sbx_trace_begin(c) < 0
-				    ? -EXDEV
-				    : run_as(c, ea, t.path, NULL, 0, true);
+			struct exec_run er = { .fd = -1 };
+
+			snprintf(er.path, sizeof(er.path), "%s", t.path);
+			r = sbx_trace_begin(c) < 0 ? -EXDEV
+						   : run_as(c, ea, &er, true);
 		} else if (!r) {
 			r = SBX_CONTINUE;
 		}
