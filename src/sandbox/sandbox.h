@@ -422,10 +422,21 @@ long sbx_sys_getcwd(struct sbx_call *c);
 /* sys_exec.c: execve (dirfd AT_FDCWD, flags 0) and execveat of a program
  * that lives on a mount: it runs from a sealed memfd copy. */
 long sbx_sys_execve(struct sbx_call *c, int dirfd, uint64_t path, int flags);
-/* exec_names.c: the mount path of such a copy, remembered at exec; by
- * the copy's identity, for readlink of /proc/PID/exe and /proc/PID/fd/N. */
-void sbx_exec_name_add(int memfd, const char *path);
-/* link: a /proc path that stat(2) follows to the copy (in out). */
+/* exec_copies.c: the copies exec made. A file's identity: a copy of it
+ * is good while this holds. */
+struct sbx_exec_key {
+	int mnt_id;
+	uint64_t nodeid, generation, size;
+	int64_t mtime, ctime;
+	uint32_t mtimensec, ctimensec;
+};
+/* Remember memfd (sealed) as a copy of path; with key, keep it open to
+ * be given again (sbx_exec_copy_find: a new descriptor, or -1). */
+void sbx_exec_copy_add(int memfd, const char *path,
+		       const struct sbx_exec_key *key);
+int sbx_exec_copy_find(const struct sbx_exec_key *key);
+/* The mount path of a copy: link is a /proc path that stat(2) follows
+ * to it (readlink of /proc/PID/exe and /proc/PID/fd/N). */
 bool sbx_exec_name_of(const char *link, char *out, size_t size);
 
 /* exec_links.c: a symlink DIR/SLOT/name -> target, for the kernel to

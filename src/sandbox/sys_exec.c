@@ -77,6 +77,7 @@ struct exec_file {
 	struct vfs_file *f;
 	char path[PATH_MAX];	/* absolute */
 	char head[HEAD_SIZE];	/* zero-padded past the end of the file */
+	struct sbx_exec_key key;
 };
 
 /* A "#!" line, parsed. */
@@ -147,6 +148,29 @@ static void exec_close(struct sbx *sb, struct exec_file *x)
 	x->mnt = NULL;
 }
 
+/* What a copy of the file open in x must match to be given again:
+ * attributes as fresh as the mount's timeouts keep them. */
+static int file_key(struct sbx_call *c, struct exec_file *x,
+		    struct sbx_exec_key *k)
+{
+	struct stat st;
+	int err = vfs_getattr(x->mnt->fs->m, sbx_who(c), x->f->inode, x->f,
+			      false, &st);
+
+	if (err)
+		return err;
+	memset(k, 0, sizeof(*k));
+	k->mnt_id = x->mnt->id;
+	k->nodeid = x->f->inode->nodeid;
+	k->generation = x->f->inode->generation;
+	k->size = (uint64_t)st.st_size;
+	k->mtime = st.st_mtim.tv_sec;
+	k->mtimensec = (uint32_t)st.st_mtim.tv_nsec;
+	k->ctime = st.st_ctim.tv_sec;
+	k->ctimensec = (uint32_t)st.st_ctim.tv_nsec;
+	return 0;
+}
+
 /* Linux's do_open_execat and may_open, in their order, then the first
  * HEAD_SIZE bytes. */
 static int exec_open(struct sbx_call *c, const struct sbx_target *t,
@@ -175,6 +199,8 @@ static int exec_open(struct sbx_call *c, const struct sbx_target *t,
 	sbx_mount_get(x->mnt);
 	snprintf(x->path, sizeof(x->path), "%s", t->path);
 	n = vfs_pread(x->f, sbx_who(c), x->head, sizeof(x->head), 0);
+	if (n >= 0)
+		n = file_key(c, x, &x->key);
 	if (n < 0) {
 		exec_close(c->sb, x);
 		return (int)n;
@@ -265,14 +291,15 @@ static long install(struct sbx_call *c, int fd, bool cloexec)
 	return r < 0 ? -errno : r;
 }
 
-/* Seal fd, remember its path, hand it to the caller; fd is closed. */
-static long hand_over(struct sbx_call *c, int fd, const char *path,
-		      bool cloexec)
+/* Seal fd, remember it as a copy of x (to be given again: keep), hand
+ * it to the caller; fd is closed. */
+static long hand_over(struct sbx_call *c, int fd, const struct exec_file *x,
+		      bool keep, bool cloexec)
 {
 	long n = seal(fd);
 
 	if (!n) {
-		sbx_exec_name_add(fd, path);
+		sbx_exec_copy_add(fd, x->path, keep ? &x->key : NULL);
 		n = install(c, fd, cloexec);
 	}
 	close(fd);
@@ -347,7 +374,7 @@ static int elf_interp(int fd, const char *head, off_t *off, size_t *size,
 }
 
 /* An ELF loader on a mount: its copy in the caller, and PT_INTERP of
- * the program's copy (fd) rewritten to name it. */
+ * the program's copy (fd) rewritten to name it: 1. 0: nothing to do. */
 static int relink_interp(struct sbx_call *c, int fd, const char *head)
 {
 	char interp[PATH_MAX], name[32];
@@ -364,8 +391,14 @@ static int relink_interp(struct sbx_call *c, int fd, const char *head)
 	r = exec_open_path(c, interp, &ix, &t);
 	if (r <= 0)
 		return r; /* native: the kernel opens it */
-	r = copy_out(c, &ix, NULL, 0, &lfd);
-	n = r ? r : hand_over(c, lfd, ix.path, true);
+	lfd = sbx_exec_copy_find(&ix.key);
+	if (lfd >= 0) {
+		n = install(c, lfd, true);
+		close(lfd);
+	} else {
+		r = copy_out(c, &ix, NULL, 0, &lfd);
+		n = r ? r : hand_over(c, lfd, &ix, true, true);
+	}
 	if (n >= 0 && (size_t)snprintf(name, sizeof(name), "/dev/fd/%ld", n) >=
 			      size) {
 		if (debug(c))
@@ -378,22 +411,46 @@ static int relink_interp(struct sbx_call *c, int fd, const char *head)
 		return (int)n;
 	memset(interp, 0, size);
 	memcpy(interp, name, strlen(name));
-	return pwrite(fd, interp, size, off) == (ssize_t)size ? 0 : -errno;
+	return pwrite(fd, interp, size, off) == (ssize_t)size ? 1 : -errno;
 }
 
-/* The ELF program x in the caller: the descriptor number. */
+/* The ELF program x in the caller: the descriptor number. The copy is
+ * the one made last time while the file is unchanged, unless its loader
+ * now lies on a mount (then it needs a rewritten PT_INTERP). */
 static long load_elf(struct sbx_call *c, struct exec_file *x)
 {
-	int fd, err = copy_out(c, x, NULL, 0, &fd);
+	int fd = sbx_exec_copy_find(&x->key), err;
 
+	if (fd >= 0) {
+		char interp[PATH_MAX];
+		struct sbx_target t;
+		size_t size;
+		off_t off;
+
+		err = elf_interp(fd, x->head, &off, &size, interp);
+		if (err == 1 && !sbx_resolve(c, AT_FDCWD, interp, SBX_FOLLOW,
+					     &t)) {
+			err = t.where == SBX_VIRTUAL;
+			sbx_target_put(c->sb, &t);
+		}
+		if (err == 0) {
+			long n = install(c, fd, true);
+
+			close(fd);
+			return n;
+		}
+		close(fd);
+	}
+	err = copy_out(c, x, NULL, 0, &fd);
 	if (err)
 		return err;
 	err = relink_interp(c, fd, x->head);
-	if (err) {
+	if (err < 0) {
 		close(fd);
 		return err;
 	}
-	return hand_over(c, fd, x->path, true);
+	/* A rewritten PT_INTERP names a descriptor of this caller only. */
+	return hand_over(c, fd, x, err == 0, true);
 }
 
 #define BLANK(ch) ((ch) == ' ' || (ch) == '\t')
@@ -629,7 +686,7 @@ static long load_script(struct sbx_call *c, struct exec_file *x, int depth)
 	r = copy_out(c, x, n ? first : NULL, n ? (off_t)sh.name_end : 0, &fd);
 	if (r)
 		return r;
-	return hand_over(c, fd, x->path, false);
+	return hand_over(c, fd, x, false, false);
 }
 
 /* A script run as binfmt_script leaves it: its interpreter, with
