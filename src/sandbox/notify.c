@@ -82,7 +82,10 @@ bool sbx_call_gone(struct sbx_call *c)
 
 	if (c->answered || !sbx_call_valid(c))
 		return true;
+	/* execve is not ended by a caught signal on Linux: it waits for
+	 * its reads (a FUSE server ignoring INTERRUPT, as most do). */
 	if (!c->sb->killable || nr == SYS_close || nr == SYS_close_range ||
+	    nr == SYS_execve || nr == SYS_execveat ||
 	    !sbx_signal_pending(c->tid))
 		return false;
 	c->answered = sbx_reply(c->sb, c->n->id, -SBX_ERESTARTSYS) == 0;

@@ -222,8 +222,9 @@ bool sbx_call_valid(struct sbx_call *c);
 /* Whether a trapped call should stop waiting: its caller is gone
  * (killed; under the old interruptible wait, any signal), or a signal it
  * catches is pending, in which case the call is answered -ERESTARTSYS
- * right here and the rest of its work is discarded. close(2) and
- * close_range(2) never stop for a signal, as on Linux. */
+ * right here and the rest of its work is discarded. close(2),
+ * close_range(2), execve(2) and execveat(2) never stop for a signal, as
+ * on Linux. */
 bool sbx_call_gone(struct sbx_call *c);
 /* A signal pending for thread tid, not blocked, that it catches. */
 bool sbx_signal_pending(pid_t tid);
