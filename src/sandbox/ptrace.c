@@ -58,7 +58,6 @@
 #define SBX_ERESTARTNOINTR 513
 
 #define MAX_TRACED 64
-#define STOP_WAIT_MS 10000
 /* Below the red zone, and clear of a signal frame when there is room. */
 #define RED_ZONE 128
 #define STACK_GAP (64 * 1024)
@@ -143,18 +142,21 @@ int sbx_trace_begin(struct sbx_call *c)
 	return 0;
 }
 
-/* 1: stopped, 0: gone, -ETIMEDOUT. */
-static int wait_stop(pid_t tid)
+/* 1: stopped, 0: gone. The thread stops on its very way out of the
+ * answered call; should it not (frozen?), it is waited for as long as it
+ * lives: detached while running, it would hang at its next stop. */
+static int wait_stop(struct sbx *sb, pid_t tid)
 {
-	struct timespec end;
-	int r = -ETIMEDOUT;
+	struct timespec next_log;
+	int r = -1;
 
-	clock_gettime(CLOCK_REALTIME, &end);
-	end.tv_sec += STOP_WAIT_MS / 1000;
+	clock_gettime(CLOCK_REALTIME, &next_log);
+	next_log.tv_sec += 10;
 	pthread_mutex_lock(&trace_lock);
-	for (;;) {
+	while (r < 0) {
 		struct traced *t = slot_of(tid);
 		struct timespec now, tick;
+		char p[32];
 		siginfo_t si;
 
 		if (t->stopped || t->gone) {
@@ -163,17 +165,23 @@ static int wait_stop(pid_t tid)
 		}
 		pthread_mutex_unlock(&trace_lock);
 		memset(&si, 0, sizeof(si));
+		snprintf(p, sizeof(p), "/proc/%d", tid);
 		if (waitid(P_PID, (id_t)tid, &si, WSTOPPED | WNOHANG | __WALL) ==
-			    0 && si.si_pid == tid) {
-			pthread_mutex_lock(&trace_lock);
+			    0 && si.si_pid == tid)
 			r = 1;
-			break;
-		}
+		else if (access(p, F_OK) < 0)
+			r = 0;
 		pthread_mutex_lock(&trace_lock);
-		clock_gettime(CLOCK_REALTIME, &now);
-		if (now.tv_sec > end.tv_sec ||
-		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+		if (r >= 0)
 			break;
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec >= next_log.tv_sec) {
+			if (sb->opts.debug)
+				fprintf(stderr, "fusebox: exec: thread %d has "
+						"not stopped for ptrace yet\n",
+					tid);
+			next_log.tv_sec = now.tv_sec + 10;
+		}
 		tick = now;
 		tick.tv_nsec += 2 * 1000 * 1000;
 		if (tick.tv_nsec >= 1000000000L) {
@@ -365,11 +373,8 @@ long sbx_trace_end(struct sbx_call *c, const struct sbx_redirect *rd,
 	 * call ends -ERESTARTSYS, which restarts it just as well. */
 	c->answered = sbx_reply(sb, c->n->id,
 				rd ? -SBX_ERESTARTNOINTR : err) == 0;
-	stop = wait_stop(tid);
-	if (stop <= 0) {
-		if (stop < 0 && sb->opts.debug)
-			fprintf(stderr, "fusebox: exec: thread %d did not stop "
-					"for ptrace\n", tid);
+	stop = wait_stop(sb, tid);
+	if (!stop) {
 		slot_free(tid);
 		return SBX_SENT;
 	}
@@ -401,8 +406,10 @@ long sbx_trace_end(struct sbx_call *c, const struct sbx_redirect *rd,
 			ptrace(PTRACE_SETREGS, tid, NULL, &r);
 		}
 	}
-	ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig);
+	/* Out of the table first: once detached, the thread may be back
+	 * with the same call, traced anew, before we would get to it. */
 	slot_free(tid);
+	ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig);
 	return SBX_SENT;
 }
 
