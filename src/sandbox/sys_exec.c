@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -550,19 +551,46 @@ static bool shares_bytes(struct sbx_call *c, uint64_t vec, uint64_t addr,
 	return false;
 }
 
+/* Whether the caller shares its memory with its parent - a vfork(2)
+ * or posix_spawn(3) child, whose parent would find the rewritten string
+ * when it resumes: 1, 0, or -1 when that cannot be told. */
+static int shares_parent_mm(pid_t tid)
+{
+	char p[64], line[128];
+	pid_t ppid = 0;
+	FILE *f;
+	long r;
+
+	snprintf(p, sizeof(p), "/proc/%d/status", tid);
+	f = fopen(p, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "PPid: %d", &ppid) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (ppid <= 0)
+		return -1;
+	r = syscall(SYS_kcmp, tid, ppid, KCMP_VM, 0, 0);
+	return r < 0 ? -1 : r == 0;
+}
+
 /* Overwrite the caller's path with path (through /proc/TID/mem, which
  * writes a read-only string as a debugger would): SBX_CONTINUE, or
- * -EAGAIN when that cannot be done. */
+ * -EAGAIN when that cannot be done, or should not: a string too short,
+ * one an argv or envp string shares bytes with, or memory shared with a
+ * parent that outlives the exec (last_resort: unless known to be). */
 static long in_place(struct sbx_call *c, const struct exec_args *ea,
-		     const char *path)
+		     const char *path, bool last_resort)
 {
 	size_t need = strlen(path) + 1, have = strlen(ea->path) + 1;
 	char mem[64];
 	ssize_t n;
-	int fd;
+	int fd, shared;
 
 	/* AT_SYMLINK_NOFOLLOW would refuse /proc's magic link. */
 	if (have < need || (ea->flags & AT_SYMLINK_NOFOLLOW) ||
+	    (shared = shares_parent_mm(c->tid)) == 1 ||
+	    (shared < 0 && !last_resort) ||
 	    shares_bytes(c, ea->argv, ea->path_addr, have) ||
 	    shares_bytes(c, ea->envp, ea->path_addr, have))
 		return -EAGAIN;
@@ -630,21 +658,24 @@ static long run_as(struct sbx_call *c, const struct exec_args *ea,
 	if (er->name && !sbx_exec_link(er->name, target, link, sizeof(link)))
 		rd.path = link;
 	if (!traced && !er->n_pre) {
-		r = in_place(c, ea, rd.path);
+		r = in_place(c, ea, rd.path, false);
 		if (r != -EAGAIN)
 			return r;
 		err = sbx_trace_begin(c);
-		/* Without ptrace, a short path may still hold /dev/fd/N. */
-		if (err && rd.path != er->path &&
-		    (r = in_place(c, ea, er->path)) != -EAGAIN)
-			return r;
 		if (err) {
+			/* Without ptrace, in place after all: the symlink,
+			 * else the shorter /dev/fd/N. */
+			r = in_place(c, ea, rd.path, true);
+			if (r == -EAGAIN && rd.path != er->path)
+				r = in_place(c, ea, er->path, true);
+			if (r != -EAGAIN)
+				return r;
 			/* Documented in docs/sandbox.md: EACCES, "this
 			 * program cannot be run here". */
 			if (debug(c))
-				fprintf(stderr, "fusebox: exec %s: the path is "
-						"too short to rewrite and ptrace "
-						"is refused (%s): EACCES\n",
+				fprintf(stderr, "fusebox: exec %s: the path "
+						"cannot be rewritten in place and "
+						"ptrace is refused (%s): EACCES\n",
 					ea->path, strerror(-err));
 			return -EACCES;
 		}
@@ -660,8 +691,8 @@ static long load_script(struct sbx_call *c, struct exec_file *x, int depth)
 	struct shebang sh;
 	struct exec_file ix;
 	struct sbx_target t;
-	char first[32];
-	long n = 0;
+	char first[32] = "";
+	long n;
 	int fd, r;
 
 	r = parse_shebang(x->head, &sh);
@@ -683,7 +714,8 @@ static long load_script(struct sbx_call *c, struct exec_file *x, int depth)
 			return n;
 		snprintf(first, sizeof(first), "#!/dev/fd/%ld", n);
 	}
-	r = copy_out(c, x, n ? first : NULL, n ? (off_t)sh.name_end : 0, &fd);
+	r = copy_out(c, x, first[0] ? first : NULL,
+		     first[0] ? (off_t)sh.name_end : 0, &fd);
 	if (r)
 		return r;
 	return hand_over(c, fd, x, false, false);

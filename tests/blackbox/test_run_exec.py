@@ -80,6 +80,37 @@ int main(int argc, char **argv)
 
 LIB_C = "int fbx_answer(void) { return 42; }\n"
 
+# posix_spawn (glibc: a child sharing the parent's memory, CLONE_VM |
+# CLONE_VFORK) of one path string twice: the string must be the same
+# after (fusebox must not rewrite it where the parent reads it again).
+SPAWN_C = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+	for (int i = 0; i < 2; i++) {
+		char *av[] = { "spawned", "3", NULL };
+		pid_t pid;
+		int st, e = posix_spawn(&pid, argv[1], NULL, NULL, av, environ);
+
+		if (e) {
+			printf("posix_spawn: %s\n", strerror(e));
+			return 1;
+		}
+		waitpid(pid, &st, 0);
+		printf("rc %d\n", WEXITSTATUS(st));
+		fflush(stdout);
+	}
+	printf("path after: %s\n", argv[1]);
+	return 0;
+}
+"""
+
 DYN_C = r"""
 #include <limits.h>
 #include <stdio.h>
@@ -201,6 +232,8 @@ class World:
             os.chmod(os.path.join(lib, "ld.so"), 0o755)
             compile_c(PROBE_C, os.path.join(b, "ownld"),
                       f"-Wl,--dynamic-linker={m}/lib/ld.so")
+        self.spawn = os.path.join(self.base, "spawn2")
+        compile_c(SPAWN_C, self.spawn)
         write(os.path.join(b, "script.sh"), SCRIPT)
         write(os.path.join(b, "script-arg"),
               '#!/bin/sh -eu\necho "script-arg: $0 $-"\n')
@@ -263,6 +296,7 @@ until mountpoint -q "$M"; do
 	i=$((i + 1)); [ $i -gt 400 ] && exit 91; sleep 0.05
 done
 probe() {{ python3 -c '{PROBE_PY}' "$@"; }}
+SPAWN={w.spawn}
 {body}
 cd /
 fusermount3 -u "$M"; echo "unmount $?"
@@ -294,6 +328,9 @@ echo "== bash"
 bash -c '"$0" 1 b; echo "rc=$?"; exec -a NAME "$0" 8' "$M"/bin/static
 echo "rc=$?"
 bash -c 'cd "$0" && ./static 9; echo "rc=$?"' "$M"/bin
+echo "== posix_spawn"
+"$SPAWN" "$M"/bin/static
+"$SPAWN" "$M"/bin/script.sh
 echo "== python"
 python3 -c 'import subprocess, sys
 for argv in ([sys.argv[1] + "/static", "9"], [sys.argv[1] + "/script.sh"]):
