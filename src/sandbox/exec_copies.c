@@ -34,7 +34,7 @@
 
 #define MAX_COPIES 256
 #define MAX_KEPT 32
-#define MAX_KEPT_BYTES (1024LL * 1024 * 1024)
+#define MAX_KEPT_BYTES (512LL * 1024 * 1024)
 
 struct copy {
 	dev_t dev;

@@ -598,7 +598,7 @@ static long in_place(struct sbx_call *c, const struct exec_args *ea,
 	fd = open(mem, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -EAGAIN;
-	/* As close to the write as can be: the caller still waits. */
+	/* The caller still waits: fd is its memory, not a reused pid's. */
 	if (!sbx_call_valid(c)) {
 		close(fd);
 		return -EINTR;
@@ -607,7 +607,9 @@ static long in_place(struct sbx_call *c, const struct exec_args *ea,
 	close(fd);
 	if (n != (ssize_t)need)
 		return -EAGAIN;
-	return SBX_CONTINUE;
+	/* Gone meanwhile (a signal): it restarts on the new path, which
+	 * is trapped again and let through. */
+	return sbx_call_valid(c) ? SBX_CONTINUE : -EINTR;
 }
 
 /* What the kernel is to run instead. */
