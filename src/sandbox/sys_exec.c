@@ -4,14 +4,18 @@
  *
  * The kernel cannot open such a file, so fusebox does what Linux's
  * do_open_execat would (a regular file, x permission, a mount without
- * noexec, not open for writing), copies the file into a sealed memfd,
- * gives the caller that memfd at its lowest free descriptor N and makes
- * the call run on "/dev/fd/N":
+ * noexec, not open for writing), copies the file into a sealed memfd
+ * (exec_copies.c keeps the newest copies, given again while the file is
+ * unchanged), gives the caller that memfd at its lowest free descriptor
+ * N and makes the call run on it, by a path named after the program
+ * (exec_links.c: DIR/SLOT/tool -> /proc/self/fd/N, so that the process
+ * is called "tool", not "N"; "/dev/fd/N" if that cannot be made):
  *
- *  - in place: the caller's path string is overwritten with "/dev/fd/N"
- *    (through /proc/TID/mem, which can write a read-only literal) when
- *    it is long enough and no argv or envp string shares its bytes, and
- *    the call goes on (CONTINUE);
+ *  - in place: the caller's path string is overwritten (through
+ *    /proc/TID/mem, which can write a read-only literal) when it is long
+ *    enough, no argv or envp string shares its bytes and no parent
+ *    shares the caller's memory (vfork, posix_spawn), and the call goes
+ *    on (CONTINUE);
  *  - otherwise the call is run again with a path written below the
  *    caller's stack pointer, by ptrace (ptrace.c).
  *
@@ -30,9 +34,6 @@
  * from "/dev/fd/N", kept open across exec so that its interpreter can
  * read it (as fexecve of a script), its first line naming the
  * interpreter's copy when that lives on a mount.
- *
- * exec_names.c remembers the path of every copy, for readlink of
- * /proc/PID/exe and /proc/PID/fd/N.
  */
 #include <elf.h>
 #include <errno.h>
@@ -58,7 +59,6 @@
 #define HEAD_SIZE 256		/* what Linux reads first: BINPRM_BUF_SIZE */
 #define MAX_SCRIPTS 5		/* a sixth nested "#!" gives ELOOP */
 #define COPY_CHUNK (1024 * 1024)
-
 
 /* The trapped call. */
 struct exec_args {
