@@ -166,8 +166,9 @@ static int wait_stop(struct sbx *sb, pid_t tid)
 		pthread_mutex_unlock(&trace_lock);
 		memset(&si, 0, sizeof(si));
 		snprintf(p, sizeof(p), "/proc/%d", tid);
-		if (waitid(P_PID, (id_t)tid, &si, WSTOPPED | WNOHANG | __WALL) ==
-			    0 && si.si_pid == tid)
+		if (!waitid(P_PID, (id_t)tid, &si,
+			    WSTOPPED | WNOHANG | __WALL) &&
+		    si.si_pid == tid)
 			r = 1;
 		else if (access(p, F_OK) < 0)
 			r = 0;

@@ -18,9 +18,9 @@
  *  - sbx_proc: per process state the kernel cannot keep for us: the
  *    current directory when it is inside a mount.
  *  - exec of a program on a mount (sys_exec.c): it runs from a sealed
- *    memfd copy (exec_copies.c), by a symlink named after it
- *    (exec_links.c), the trapped call redirected in place or by ptrace
- *    (ptrace.c).
+ *    memfd copy (exec_file.c, exec_copies.c), by a symlink named after
+ *    it (exec_links.c), the trapped call redirected in place or by
+ *    ptrace (ptrace.c).
  *
  * Locking: sb->lock guards the mount, device, vfile and proc tables and
  * the reference counts in them. It is never held across a request to a
