@@ -47,7 +47,7 @@ bool sbx_call_valid(struct sbx_call *c)
  * signals that make Linux stop an interruptible wait and run the handler.
  * A process-wide pending signal counts only for a single-threaded
  * process: another thread may take it. */
-static bool signal_pending(pid_t tid)
+bool sbx_signal_pending(pid_t tid)
 {
 	unsigned long long pnd = 0, shd = 0, blk = 0, cgt = 0;
 	char p[64], line[256];
@@ -82,8 +82,11 @@ bool sbx_call_gone(struct sbx_call *c)
 
 	if (c->answered || !sbx_call_valid(c))
 		return true;
+	/* execve is not ended by a caught signal on Linux: it waits for
+	 * its reads (a FUSE server ignoring INTERRUPT, as most do). */
 	if (!c->sb->killable || nr == SYS_close || nr == SYS_close_range ||
-	    !signal_pending(c->tid))
+	    nr == SYS_execve || nr == SYS_execveat ||
+	    !sbx_signal_pending(c->tid))
 		return false;
 	c->answered = sbx_reply(c->sb, c->n->id, -SBX_ERESTARTSYS) == 0;
 	return true;

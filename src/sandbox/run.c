@@ -249,7 +249,7 @@ static void reap_all(int *status, pid_t child, bool *child_done)
 	pid_t p;
 
 	while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-		if (p == child) {
+		if (!sbx_trace_status(p, st) && p == child) {
 			*status = st;
 			*child_done = true;
 		}
@@ -346,6 +346,10 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 		int st;
 		pid_t p = waitpid(-1, &st, 0);
 
+		/* A ptrace stop of a thread that exec is redirecting
+		 * (ptrace.c) is reported here too: it is not ours. */
+		if (p > 0 && sbx_trace_status(p, st))
+			continue;
 		if (p == sb->child) {
 			status = st;
 			child_done = true;
@@ -380,6 +384,7 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 		pthread_cond_wait(&sb->wcv, &sb->wlock);
 	pthread_mutex_unlock(&sb->wlock);
 	close(sb->listener);
+	sbx_exec_links_remove();
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);

@@ -17,6 +17,10 @@
  *    the placeholder is seen by inotify (IN_CLOSE), which drops the vfile.
  *  - sbx_proc: per process state the kernel cannot keep for us: the
  *    current directory when it is inside a mount.
+ *  - exec of a program on a mount (sys_exec.c): it runs from a sealed
+ *    memfd copy (exec_file.c, exec_copies.c), by a symlink named after
+ *    it (exec_links.c), the trapped call redirected in place or by
+ *    ptrace (ptrace.c).
  *
  * Locking: sb->lock guards the mount, device, vfile and proc tables and
  * the reference counts in them. It is never held across a request to a
@@ -222,9 +226,12 @@ bool sbx_call_valid(struct sbx_call *c);
 /* Whether a trapped call should stop waiting: its caller is gone
  * (killed; under the old interruptible wait, any signal), or a signal it
  * catches is pending, in which case the call is answered -ERESTARTSYS
- * right here and the rest of its work is discarded. close(2) and
- * close_range(2) never stop for a signal, as on Linux. */
+ * right here and the rest of its work is discarded. close(2),
+ * close_range(2), execve(2) and execveat(2) never stop for a signal, as
+ * on Linux. */
 bool sbx_call_gone(struct sbx_call *c);
+/* A signal pending for thread tid, not blocked, that it catches. */
+bool sbx_signal_pending(pid_t tid);
 /* Copy in the NUL-terminated string at addr (at most size-1 bytes):
  * -EFAULT, -ENAMETOOLONG. */
 int sbx_read_str(struct sbx_call *c, uint64_t addr, char *buf, size_t size);
@@ -416,7 +423,51 @@ long sbx_sys_getxattr(struct sbx_call *c, bool follow);
 long sbx_sys_listxattr(struct sbx_call *c, bool follow);
 long sbx_sys_chdir(struct sbx_call *c);
 long sbx_sys_getcwd(struct sbx_call *c);
+
+/* sys_exec.c: execve (dirfd AT_FDCWD, flags 0) and execveat of a program
+ * that lives on a mount: it runs from a sealed memfd copy. */
 long sbx_sys_execve(struct sbx_call *c, int dirfd, uint64_t path, int flags);
+/* exec_copies.c: the copies exec made. A file's identity: a copy of it
+ * is good while this holds. */
+struct sbx_exec_key {
+	int mnt_id;
+	uint64_t nodeid, generation, size;
+	int64_t mtime, ctime;
+	uint32_t mtimensec, ctimensec;
+};
+/* Remember memfd (sealed) as a copy of path; with key, keep it open to
+ * be given again (sbx_exec_copy_find: a new descriptor, or -1). */
+void sbx_exec_copy_add(int memfd, const char *path,
+		       const struct sbx_exec_key *key);
+int sbx_exec_copy_find(const struct sbx_exec_key *key);
+/* The mount path of a copy: link is a /proc path that stat(2) follows
+ * to it (readlink of /proc/PID/exe and /proc/PID/fd/N). */
+bool sbx_exec_name_of(const char *link, char *out, size_t size);
+
+/* exec_links.c: a symlink DIR/SLOT/name -> target, for the kernel to
+ * run target as "name" (its comm); out gets its path. */
+int sbx_exec_link(const char *name, const char *target, char *out,
+		  size_t size);
+bool sbx_exec_link_is(const char *path);
+void sbx_exec_links_remove(void);
+
+/* ptrace.c: run a trapped execve/execveat again with another path and,
+ * with n_pre, argv[0] replaced by pre[0...n_pre). */
+struct sbx_redirect {
+	const char *path;
+	const char *const *pre;
+	size_t n_pre;
+};
+/* Trace the caller (PTRACE_SEIZE): 0, or a negative errno (EPERM when
+ * ptrace is refused; ENOSYS off x86_64). Once begun, always end. */
+int sbx_trace_begin(struct sbx_call *c);
+/* Answer the call: run it again as rd says, or (rd NULL) fail it with
+ * err; then detach. Returns SBX_SENT. */
+long sbx_trace_end(struct sbx_call *c, const struct sbx_redirect *rd,
+		   long err);
+/* run.c's waits: a status they took for pid. true: a ptrace stop of a
+ * thread being traced here, which is ptrace.c's and not the reaper's. */
+bool sbx_trace_status(pid_t pid, int status);
 /* sys_modify.c: path calls that change a mount, and their descriptor
  * forms (fchmod, fchown, ftruncate, fsetxattr, fremovexattr). */
 long sbx_sys_modify(struct sbx_call *c);

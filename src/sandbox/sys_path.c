@@ -514,7 +514,8 @@ long sbx_sys_access(struct sbx_call *c, int dirfd, uint64_t addr, int mode,
 	return err;
 }
 
-/* readlink of /proc/PID/fd/N on a vfile, or /proc/PID/cwd in a mount. */
+/* readlink of /proc/PID/fd/N on a vfile, /proc/PID/cwd in a mount, and
+ * /proc/PID/exe or /proc/PID/fd/N of a copy run by exec (sys_exec.c). */
 static long proc_link(struct sbx_call *c, const char *path, char *out)
 {
 	struct sbx_call other = *c;
@@ -557,6 +558,12 @@ static long proc_link(struct sbx_call *c, const char *path, char *out)
 		sbx_cwd_put(c->sb, cwd);
 		return 1;
 	}
+	if (!strcmp(q, "exe")) {
+		char link[64];
+
+		snprintf(link, sizeof(link), "/proc/%ld/exe", pid);
+		return sbx_exec_name_of(link, out, PATH_MAX);
+	}
 	if (strncmp(q, "fd/", 3))
 		return 0;
 	q += 3;
@@ -570,9 +577,14 @@ fdnum:
 	}
 	{
 		struct sbx_vfile *v = sbx_vfile_of(&other, (int)fd);
+		char link[64];
 
-		if (!v)
-			return 0;
+		if (!v) {
+			/* A program's or script's copy made by exec. */
+			snprintf(link, sizeof(link), "/proc/%ld/fd/%ld", pid,
+				 fd);
+			return sbx_exec_name_of(link, out, PATH_MAX);
+		}
 		snprintf(out, PATH_MAX, "%s", v->path);
 		sbx_vfile_put(c->sb, v);
 	}
@@ -842,24 +854,4 @@ long sbx_sys_getcwd(struct sbx_call *c)
 	err = sbx_write_mem(c, a[0], cwd->path, len);
 	sbx_cwd_put(c->sb, cwd);
 	return err ? err : (long)len;
-}
-
-long sbx_sys_execve(struct sbx_call *c, int dirfd, uint64_t addr, int flags)
-{
-	char path[PATH_MAX];
-	struct sbx_target t;
-	long err;
-
-	if (path_arg(c, addr, path))
-		return SBX_CONTINUE;
-	err = sbx_resolve(c, dirfd, path,
-			  sbx_at_flags(flags), &t);
-	if (err)
-		return err;
-	if (t.where == SBX_NATIVE)
-		return t.rewrite ? -EXDEV : SBX_CONTINUE;
-	/* Running programs that live on a mount comes with the page cache
-	 * and mmap work. */
-	sbx_target_put(c->sb, &t);
-	return -ENOSYS;
 }

@@ -749,7 +749,6 @@ def test_unmount_ways(unmount, world, request):
          unmount=unmount)
 
 
-@pytest.mark.xfail(strict=True, reason="exec of a program on a mount is issue 6 (ENOSYS now)")
 @pytest.mark.parametrize("name", ["passthrough_ll", "squashfuse"])
 def test_exec_and_mmap(name, world, request):
     """Programs executed from the mount (a script with #!, an ELF binary)
