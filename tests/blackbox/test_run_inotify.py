@@ -74,12 +74,14 @@ def test_inotify_rules_match_kernel(dirs):
 
 
 WORKLOAD = """
-inotifywait -m -r -q {mnt} {nat} > {out} 2>&1 & w=$!
-sleep 0.5
+inotifywait -m -r {mnt} {nat} > {out} 2>&1 & w=$!
+i=0; until grep -q established {out}; do
+    i=$((i+1)); [ $i -gt 300 ] && break; sleep 0.05
+done
 mkdir {mnt}/a
-sleep 0.5  # inotifywait -r adds its watch for a new directory
+sleep 1  # inotifywait -r adds its watch for a new directory
 mkdir {mnt}/a/b
-sleep 0.5
+sleep 1
 echo one > {mnt}/a/b/f
 cp {mnt}/a/b/f {mnt}/a/g
 mv {mnt}/a/g {mnt}/a/b/h
