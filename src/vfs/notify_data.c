@@ -39,14 +39,9 @@ const char *vfs_notify_store(struct vfs_mount *m, const void *msg,
 	if (!ino)
 		return NULL; /* nothing cached of it to store into */
 	end = o->offset + o->size;
-	pthread_mutex_lock(&m->lock);
 	/* As Linux: the file is at least as long as what was stored, and
 	 * its attributes are asked again. */
-	if (end > ino->attr.size)
-		ino->attr.size = end;
-	ino->attr_expiry = 0;
-	size = ino->attr.size;
-	pthread_mutex_unlock(&m->lock);
+	size = vfs_data_reached(m, ino, end);
 	if (S_ISREG(ino->type))
 		vfs_pc_write(ino, o->offset, o + 1, o->size, size);
 	vfs_inode_put(m, ino);

@@ -330,6 +330,11 @@ int vfs_local_path(struct vfs_mount *m, struct vfs_inode *ino, char *out,
 int vfs_kill_privs(struct vfs_mount *m, const struct fuse_caller *who,
 		   struct vfs_inode *ino, struct vfs_file *f,
 		   struct fuse_setattr_in *in);
+/* Data reached the server up to end (a WRITE, a STORE, ...): the size
+ * we hold grows to cover it and the attributes are asked again. Returns
+ * the file's size after it. */
+uint64_t vfs_data_reached(struct vfs_mount *m, struct vfs_inode *ino,
+			  uint64_t end);
 /* WRITE split by max_write and max_pages; a short WRITE ends it. */
 ssize_t vfs_pwrite(struct vfs_file *f, const struct fuse_caller *who,
 		   const void *buf, size_t count, off_t off);

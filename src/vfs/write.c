@@ -28,10 +28,8 @@ static uint32_t write_chunk(struct fuse_conn *c)
 	return c->lim.max_write < by_pages ? c->lim.max_write : by_pages;
 }
 
-/* Data reached the server up to end: what we hold of ino follows. The
- * file's size after it. */
-static uint64_t written(struct vfs_mount *m, struct vfs_inode *ino,
-			uint64_t end)
+uint64_t vfs_data_reached(struct vfs_mount *m, struct vfs_inode *ino,
+			  uint64_t end)
 {
 	uint64_t size;
 
@@ -92,7 +90,7 @@ static ssize_t write_at(struct vfs_file *f, const struct fuse_caller *who,
 			break; /* the server took less: stop, as Linux */
 	}
 	if (done) {
-		uint64_t size = written(f->m, f->inode, off + done);
+		uint64_t size = vfs_data_reached(f->m, f->inode, off + done);
 
 		/* Write-through: the server has the bytes, the cache takes
 		 * them too. Direct I/O bypasses it, so what it held of the
@@ -233,7 +231,7 @@ int vfs_fallocate(struct vfs_file *f, const struct fuse_caller *who,
 	if (mode & FALLOC_FL_KEEP_SIZE)
 		vfs_attr_expire(f->m, f->inode);
 	else
-		written(f->m, f->inode, (uint64_t)off + (uint64_t)len);
+		vfs_data_reached(f->m, f->inode, (uint64_t)off + (uint64_t)len);
 	vfs_fsnotify_file(f, IN_MODIFY, true); /* as Linux's vfs_fallocate */
 	return 0;
 }
@@ -340,7 +338,7 @@ ssize_t vfs_copy_file_range(struct vfs_file *in, off_t *off_in,
 	if (n == -ENOSYS || n == -EOPNOTSUPP || n == -EXDEV)
 		n = copy_by_hand(in, oi, out, oo, len, who);
 	else if (n > 0) {
-		written(out->m, out->inode, (uint64_t)oo + (uint64_t)n);
+		vfs_data_reached(out->m, out->inode, (uint64_t)oo + (uint64_t)n);
 		/* The server wrote them: what we held of the range is old. */
 		vfs_pc_invalidate(out->inode, (uint64_t)oo,
 				  (uint64_t)oo + (uint64_t)n);
