@@ -501,6 +501,9 @@ static long record_lock(struct sbx_call *c, struct sbx_vfile *v, int cmd,
 	if (ofd && fl.l_pid != 0)
 		return -EINVAL;
 	owner = ofd ? (uint64_t)(uintptr_t)v->f : sbx_lock_owner(c, v);
+	/* Closes the program made before this call release their locks
+	 * first (their events may still be on their way), as on Linux. */
+	sbx_vfile_settle(c->sb);
 	r = vfs_lock(v->f, sbx_who(c), vcmd, owner, &fl);
 	if (r || vcmd != F_GETLK)
 		return r;
@@ -696,6 +699,7 @@ long sbx_sys_fd_other(struct sbx_call *c)
 		r = 0;
 		break;
 	case __NR_flock:
+		sbx_vfile_settle(c->sb); /* as for record locks */
 		r = vfs_flock(v->f, sbx_who(c), (int)a[1]);
 		break;
 	}
