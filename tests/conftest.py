@@ -21,6 +21,24 @@ def server(name):
     return os.path.join(BUILD, "servers", name)
 
 
+def keep_outputs(base, got, want):
+    """Save two outputs a differential test compared, as BASE.got and
+    BASE.want under BUILD/differential/ (or a temporary directory when
+    that cannot be written), for a closer look; returns the path prefix."""
+    for d in (os.path.join(BUILD, "differential"), None):
+        try:
+            d = d or tempfile.mkdtemp(prefix="fbdiff-out-")
+            os.makedirs(d, exist_ok=True)
+            path = os.path.join(d, base)
+            for suffix, text in (("got", got), ("want", want)):
+                with open(f"{path}.{suffix}", "w") as f:
+                    f.write(text)
+            return path
+        except OSError:
+            continue
+    return "(nowhere: cannot write)"
+
+
 def run_parallel(runs, timeout, tool):
     """Run (what, argv) pairs of a test tool at once; their stdout texts.
     A run that fails or outlives timeout fails the test with its stderr."""

@@ -27,7 +27,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, server, kernel_mount  # noqa: F401 (fixture)
+from conftest import BUILD, keep_outputs, server, kernel_mount  # noqa: F401 (fixture)
 
 FBDUMP = os.path.join(BUILD, "tools", "fbdump")
 TIMEOUT = 90
@@ -273,23 +273,10 @@ def fs_lines(text, volatile_free=False):
     return out
 
 
-def keep_outputs(got, want):
-    """Save both full outputs under BUILD/differential/ (or a temporary
-    directory) for a closer look; returns where."""
+def keep_name():
+    """This test's name, as a file name."""
     name = os.environ.get("PYTEST_CURRENT_TEST", "run").split(" ")[0]
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    for d in (os.path.join(BUILD, "differential"), None):
-        try:
-            d = d or tempfile.mkdtemp(prefix="fbdiff-out-")
-            os.makedirs(d, exist_ok=True)
-            base = os.path.join(d, name)
-            for suffix, text in (("got", got), ("want", want)):
-                with open(f"{base}.{suffix}", "w") as f:
-                    f.write(text)
-            return base
-        except OSError:
-            continue
-    return "(nowhere: cannot write)"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def assert_same(got, want, what_got, what_want, volatile_free=False):
@@ -297,7 +284,7 @@ def assert_same(got, want, what_got, what_want, volatile_free=False):
     b = fs_lines(want, volatile_free)
     if a == b:
         return
-    base = keep_outputs(got, want)
+    base = keep_outputs(keep_name(), got, want)
     diff = list(difflib.unified_diff(b, a, what_want, what_got,
                                      lineterm="", n=1))
     shown = "\n".join(diff[:300])

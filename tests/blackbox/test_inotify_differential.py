@@ -44,7 +44,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, run_parallel, server
+from conftest import BUILD, keep_outputs, run_parallel, server
 
 FBINOTIFY = os.path.join(BUILD, "tools", "fbinotify")
 TIMEOUT = 300
@@ -124,21 +124,6 @@ def run_both(runs):
     return run_parallel(runs, TIMEOUT, "fbinotify")
 
 
-def keep(name, got, want):
-    for d in (os.path.join(BUILD, "differential"), None):
-        try:
-            d = d or tempfile.mkdtemp(prefix="fbinotify-out-")
-            os.makedirs(d, exist_ok=True)
-            base = os.path.join(d, f"inotify_{name}")
-            for suffix, text in (("got", got), ("want", want)):
-                with open(f"{base}.{suffix}", "w") as f:
-                    f.write(text)
-            return base
-        except OSError:
-            continue
-    return "(nowhere: cannot write)"
-
-
 def by_seed(lines):
     seeds = {}
     for x in lines:
@@ -172,7 +157,7 @@ def assert_same(name, got, want, native_argv, lib_argv):
         assert len(aside) <= max(2, len(b) // 100), (
             f"{len(aside)} of {len(b)} seeds set aside: over 1%")
         return
-    base = keep(name, got, want)
+    base = keep_outputs(f"inotify_{name}", got, want)
     seed = bad[0]
     mine, theirs = a.get(seed, []), b.get(seed, [])
     first = next((i for i, (x, y) in enumerate(zip(mine, theirs))

@@ -26,11 +26,10 @@ deterministic and no comparison means anything.
 import difflib
 import os
 import shlex
-import tempfile
 
 import pytest
 
-from conftest import BUILD, server, kernel_mount, run_parallel  # noqa: F401
+from conftest import BUILD, keep_outputs, server, kernel_mount, run_parallel  # noqa: F401
 
 FBOPS = os.path.join(BUILD, "tools", "fbops")
 FUSEBOX = os.path.join(BUILD, "fusebox")
@@ -75,22 +74,6 @@ def run_fbops(runs):
     return run_parallel(runs, TIMEOUT, "fbops")
 
 
-def keep_outputs(name, got, want, who="lib"):
-    """Save both outputs for a closer look; returns the path prefix."""
-    for d in (os.path.join(BUILD, "differential"), None):
-        try:
-            d = d or tempfile.mkdtemp(prefix="fbops-out-")
-            os.makedirs(d, exist_ok=True)
-            base = os.path.join(d, f"rw_{who.replace(' ', '_')}_{name}")
-            for suffix, text in (("got", got), ("want", want)):
-                with open(f"{base}.{suffix}", "w") as f:
-                    f.write(text)
-            return base
-        except OSError:
-            continue
-    return "(nowhere: cannot write)"
-
-
 def repro(name, seed, ops):
     """Shell lines that run just one seed both ways."""
     q = shlex.join
@@ -114,7 +97,7 @@ def assert_same(name, got, want, ops, who="libfusebox"):
     a, b = got.splitlines(), want.splitlines()
     if a == b:
         return
-    base = keep_outputs(name, got, want, who)
+    base = keep_outputs(f"rw_{who.replace(' ', '_')}_{name}", got, want)
     first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y),
                  min(len(a), len(b)))
     line = (b if first < len(b) else a)[first]
