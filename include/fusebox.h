@@ -202,6 +202,17 @@ int fb_fremovexattr(struct fb_fs *fs, int fd, const char *name);
 int fb_fsync(struct fb_fs *fs, int fd);
 int fb_fdatasync(struct fb_fs *fs, int fd);
 int fb_syncfs(struct fb_fs *fs, int fd);
+/* Memory mappings of a file of the mount, as mmap(2)/msync(2)/munmap(2)
+ * (0 or a negative errno; fb_mmap puts the address in *out). Every
+ * mapping of a file, and fb_read/fb_write on it, see the same bytes;
+ * MAP_SHARED stores reach the server at fb_msync, fb_fsync, an fb_read
+ * of their range, and when the file's last mapping is fb_munmap'd (or at
+ * fb_unmount). Memory mapped with fb_mmap must be unmapped with
+ * fb_munmap, whose bookkeeping a plain munmap(2) would skip. */
+int fb_mmap(struct fb_fs *fs, int fd, void *addr, size_t len, int prot,
+	    int flags, off_t off, void **out);
+int fb_msync(struct fb_fs *fs, void *addr, size_t len, int flags);
+int fb_munmap(struct fb_fs *fs, void *addr, size_t len);
 /* mode as fallocate(2): 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, ... */
 int fb_fallocate(struct fb_fs *fs, int fd, int mode, off_t offset,
 		 off_t len);

@@ -26,6 +26,10 @@ struct fb_fs {
 	unsigned calls;
 	bool unmounting;
 
+	/* mmap.c: the regions fb_mmap mapped (under map_lock, a leaf). */
+	pthread_mutex_t map_lock;
+	struct fb_region *regions;
+
 	pid_t server_pid;	/* 0 unless fb_spawn started it */
 	ino_t server_sock;	/* the server's end, to find daemonized ones */
 };
@@ -49,6 +53,10 @@ void fb_leave(struct fb_fs *fs);
 		fb_leave(fs);                                                \
 		return r_;                                                   \
 	}
+
+/* mmap.c: ends every mapping (their stores are written back), for
+ * fb_unmount. */
+int fb_map_end_all(struct fb_fs *fs);
 
 /* fdtable.c */
 int fb_fd_install(struct fb_fs *fs, struct vfs_file *f);

@@ -91,6 +91,7 @@ int fb_mount_chan(int chan_fd, const struct fb_options *opts,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&fs->fd_lock, NULL);
+	pthread_mutex_init(&fs->map_lock, NULL);
 	pthread_mutex_init(&fs->calls_lock, NULL);
 	pthread_cond_init(&fs->calls_cv, NULL);
 	err = fuse_chan_socket_new(chan_fd, &ch);
@@ -115,6 +116,7 @@ fail:
 	pthread_cond_destroy(&fs->calls_cv);
 	pthread_mutex_destroy(&fs->calls_lock);
 	pthread_mutex_destroy(&fs->fd_lock);
+	pthread_mutex_destroy(&fs->map_lock);
 	free(fs);
 	return err;
 }
@@ -177,6 +179,9 @@ int fb_unmount(struct fb_fs *fs)
 	pthread_mutex_lock(&fs->calls_lock);
 	fs->unmounting = true;
 	pthread_mutex_unlock(&fs->calls_lock);
+	/* Mappings end first, as at exit(2): their stores reach the
+	 * server while it is there. The memory stays mapped. */
+	fb_map_end_all(fs);
 	/* Descriptors still open are closed as exit(2) would close them. */
 	for (int fd = 0; fd < fs->n_fds; fd++) {
 		struct vfs_file *f = fb_fd_remove(fs, fd);
@@ -203,6 +208,7 @@ int fb_unmount(struct fb_fs *fs)
 	pthread_cond_destroy(&fs->calls_cv);
 	pthread_mutex_destroy(&fs->calls_lock);
 	pthread_mutex_destroy(&fs->fd_lock);
+	pthread_mutex_destroy(&fs->map_lock);
 	free(fs);
 	return status;
 }

@@ -182,6 +182,9 @@ long sbx_dispatch(struct sbx_call *c)
 	case __NR_mmap:
 		r = sbx_sys_mmap(c);
 		break;
+	case __NR_msync:
+		r = sbx_sys_msync(c);
+		break;
 	case __NR_ioctl: {
 		bool mine = false;
 

@@ -177,6 +177,9 @@ int sbx_filter_install(bool *killable)
 		r = add(ctx, dev_calls[i], 1, in_dev);
 	if (!r)
 		r = add(ctx, SCMP_SYS(mmap), 1, mmap_vfd);
+	/* Rare, and it names memory, not a descriptor: always. */
+	if (!r)
+		r = add(ctx, SCMP_SYS(msync), 0, NULL);
 	if (!r)
 		r = add(ctx, SCMP_SYS(sendfile), 1, sendfile_vfd);
 	if (!r)

@@ -117,7 +117,10 @@ struct sbx_vfile {
 	struct sbx_mount *mnt;	/* referenced */
 	struct vfs_file *f;	/* referenced */
 	char *path;		/* absolute, for /proc/PID/fd/N */
-	bool materialized;	/* the memfd holds the file's data */
+	/* Once mapped: the memfd holds the file, as this mapping of it
+	 * (mapping.h); made once, under map_lock. */
+	struct vfs_mapping *map;
+	pthread_mutex_t map_lock;
 	/* A FIFO node: one record per node, whose "placeholder" is
 	 * fusebox's private FIFO itself, given to the process (data moves
 	 * natively; only metadata calls are served). The kernel tells of
@@ -356,9 +359,12 @@ void sbx_vfile_put(struct sbx *sb, struct sbx_vfile *v);
 long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
 		    struct vfs_file *f, const char *path, bool cloexec,
 		    int at_fd);
-/* Fill the placeholder's memfd with the file, for mmap and for copies
- * that leave the window. */
+/* For mmap: the placeholder's memfd becomes a mapping of the file
+ * (mapping.h), filled with it; once per vfile. */
 int sbx_vfile_materialize(struct sbx_call *c, struct sbx_vfile *v);
+/* The vfile whose placeholder is inode (dev, ino), referenced, or NULL. */
+struct sbx_vfile *sbx_vfile_by_placeholder(struct sbx *sb, dev_t dev,
+					   ino_t ino);
 /* A memfd holding the file's data at its current offset, for a
  * descriptor that leaves the window (dup2 to 0 for `cmd < file`). */
 int sbx_vfile_copy(struct sbx_call *c, struct sbx_vfile *v);
@@ -496,7 +502,9 @@ long sbx_sys_fcntl(struct sbx_call *c);
 long sbx_sys_dup(struct sbx_call *c, int newfd, int flags, bool dup2);
 long sbx_sys_fgetxattr(struct sbx_call *c);
 long sbx_sys_flistxattr(struct sbx_call *c);
+/* sys_mmap.c */
 long sbx_sys_mmap(struct sbx_call *c);
+long sbx_sys_msync(struct sbx_call *c);
 long sbx_sys_fd_other(struct sbx_call *c);
 
 #endif

@@ -611,29 +611,6 @@ long sbx_sys_flistxattr(struct sbx_call *c)
 	return r;
 }
 
-long sbx_sys_mmap(struct sbx_call *c)
-{
-	const __u64 *a = c->n->data.args;
-	struct sbx_vfile *v = sbx_vfile_of(c, (int)a[4]);
-	long r;
-
-	if (!v || v->fifo) {
-		if (v)
-			sbx_vfile_put(c->sb, v);
-		return SBX_CONTINUE; /* a FIFO: ENODEV from the kernel */
-	}
-	if (!S_ISREG(v->f->inode->type) || (v->f->flags & O_PATH))
-		r = -EACCES;
-	else if (((int)a[3] & MAP_TYPE) == MAP_SHARED &&
-		 ((int)a[2] & PROT_WRITE))
-		r = -EACCES; /* open read-only */
-	else
-		r = sbx_vfile_materialize(c, v);
-	sbx_vfile_put(c->sb, v);
-	/* The placeholder now holds the data: the kernel maps it. */
-	return r ? r : SBX_CONTINUE;
-}
-
 /* ioctl(2): the argument moves as Linux moves it for the command
  * (vfs_ioctl_sizes), through a copy: nothing is written back unless the
  * server answered. */

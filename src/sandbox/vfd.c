@@ -11,7 +11,8 @@
  * vfile's reference on the open file (FLUSH, RELEASE) is dropped.
  *
  * The memfd stays empty while every access is trapped. It is filled with
- * the file's data only for mmap (materialize), which then runs natively.
+ * the file's data only for mmap (materialize), which then runs natively,
+ * and is from then on a mapping of the file in the VFS (sys_mmap.c).
  * A file whose server answers POLL gets a pipe instead (vpoll.c), so that
  * poll, select and epoll on it run natively and see the file's state;
  * such a file cannot be mapped (ENODEV).
@@ -43,6 +44,11 @@ static void vfile_free(struct sbx *sb, struct sbx_vfile *v)
 	if (v->f && v->fifo) {
 		vfs_file_put(v->f); /* never opened on the server */
 	} else if (v->f) {
+		/* Its mappings are gone with it: their stores reach the
+		 * server before the FLUSH (a failure is logged: no call is
+		 * left to return it to). */
+		if (v->map)
+			vfs_map_put(v->map, &v->who);
 		/* The processes that took record locks through it and did
 		 * not close(2) it (they exited, or closed by close_range)
 		 * lose them now, each as its own close would. */
@@ -95,7 +101,6 @@ static bool vfile_unlink(struct sbx *sb, struct sbx_vfile *v)
 struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd)
 {
 	struct sbx *sb = c->sb;
-	struct sbx_vfile *found = NULL;
 	struct stat st;
 	char p[64];
 
@@ -108,9 +113,17 @@ struct sbx_vfile *sbx_vfile_of(struct sbx_call *c, int fd)
 	    (st.st_dev != sb->memfd_dev && st.st_dev != sb->pipe_dev &&
 	     st.st_dev != sb->fifo_dev))
 		return NULL;
+	return sbx_vfile_by_placeholder(sb, st.st_dev, st.st_ino);
+}
+
+struct sbx_vfile *sbx_vfile_by_placeholder(struct sbx *sb, dev_t dev,
+					   ino_t ino)
+{
+	struct sbx_vfile *found = NULL;
+
 	pthread_mutex_lock(&sb->lock);
 	for (struct sbx_vfile *v = sb->vfiles; v; v = v->next)
-		if (v->ph_ino == st.st_ino && v->ph_dev == st.st_dev) {
+		if (v->ph_ino == ino && v->ph_dev == dev) {
 			found = v;
 			__atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
 			break;
@@ -285,6 +298,7 @@ long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
 	}
 	v->wd = -1;
 	v->memfd = v->ctl = -1;
+	pthread_mutex_init(&v->map_lock, NULL);
 	v->f = f;
 	v->mnt = mt;
 	sbx_mount_get(mt);
@@ -311,7 +325,12 @@ long sbx_vfile_send(struct sbx_call *c, struct sbx_mount *mt,
 			goto fail;
 		}
 		snprintf(p, sizeof(p), "/proc/self/fd/%d", v->memfd);
-		ph = open(p, O_RDONLY | O_CLOEXEC);
+		/* Writable when the file is read-write, so that the kernel
+		 * maps it MAP_SHARED with PROT_WRITE (sys_mmap.c decides
+		 * who may); every read and write on it is trapped. */
+		ph = open(p, ((f->flags & O_ACCMODE) == O_RDWR ? O_RDWR
+							       : O_RDONLY) |
+				     O_CLOEXEC);
 	}
 	if (ph < 0 || fstat(ph, &st) < 0) {
 		r = -errno;
@@ -385,17 +404,14 @@ static int fill(struct sbx_call *c, struct vfs_file *f, int fd)
 
 int sbx_vfile_materialize(struct sbx_call *c, struct sbx_vfile *v)
 {
-	int err;
+	int err = 0;
 
-	if (__atomic_load_n(&v->materialized, __ATOMIC_ACQUIRE))
-		return 0;
 	if (v->memfd < 0)
 		return -ENODEV; /* a pipe placeholder (vpoll.c) */
-	if (ftruncate(v->memfd, 0) < 0)
-		return -errno;
-	err = fill(c, v->f, v->memfd);
-	if (!err)
-		__atomic_store_n(&v->materialized, true, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&v->map_lock);
+	if (!v->map)
+		err = vfs_map_attach(v->f, sbx_who(c), v->memfd, &v->map);
+	pthread_mutex_unlock(&v->map_lock);
 	return err;
 }
 

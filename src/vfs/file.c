@@ -126,6 +126,7 @@ int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 		ino->attr_expiry = 0;
 		pthread_mutex_unlock(&m->lock);
 		vfs_pc_truncate(ino, 0);
+		vfs_map_truncate(ino, 0);
 		vfs_fsnotify_file(*out, IN_MODIFY, false);
 	} else if (trunc) {
 		err = open_truncate(m, who, *out);
@@ -451,6 +452,12 @@ ssize_t vfs_pread_quiet(struct vfs_file *f, const struct fuse_caller *who,
 		count = MAX_RW_COUNT;
 	if (!count)
 		return 0;
+	/* Stores through a mapping of the range reach the server first, so
+	 * the read shows them, as Linux's shared page cache would. A
+	 * failure leaves them dirty for fsync to report. */
+	if (vfs_map_any(f->inode))
+		vfs_map_sync_inode(f->inode, who, (uint64_t)off,
+				   (uint64_t)off + count);
 	if (!(f->open_flags & FOPEN_DIRECT_IO)) {
 		/* Cached I/O, as Linux: the file's size (refreshed when the
 		 * read runs past it, or always with AUTO_INVAL_DATA) ends

@@ -55,6 +55,8 @@ int vfs_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 	vfs_attr_set(ino, &ao.attr, ao.attr_valid, ao.attr_valid_nsec,
 		     vfs_now());
 	pthread_mutex_unlock(&m->lock);
+	if (S_ISREG(ino->type) && (in->valid & FATTR_SIZE))
+		vfs_map_truncate(ino, ao.attr.size);
 	{
 		/* Linux's fsnotify_change: both times is a utime call. */
 		uint32_t v = in->valid, ev = 0;

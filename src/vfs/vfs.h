@@ -26,6 +26,7 @@
 #include "fuse/ops.h"
 #include "vfs/inotify.h"
 #include "vfs/pagecache.h"
+#include "vfs/mapping.h"
 
 #define VFS_MAX_SYMLINKS 40
 
@@ -57,6 +58,9 @@ struct vfs_inode {
 	 * of changes that makes a fill begun before one stale. */
 	struct vfs_pc_block *pc_blocks;
 	uint64_t pc_gen;
+	/* mapping.c: the mappings of it (under m->lock; each holds a file
+	 * reference, so the inode outlives them). */
+	struct vfs_mapping *mappings;
 	struct vfs_inode *hnext;
 };
 
@@ -336,6 +340,10 @@ int vfs_kill_privs(struct vfs_mount *m, const struct fuse_caller *who,
 uint64_t vfs_data_reached(struct vfs_mount *m, struct vfs_inode *ino,
 			  uint64_t end);
 /* WRITE split by max_write and max_pages; a short WRITE ends it. */
+/* WRITE of a mapping's dirty bytes (mapping.c): a pwrite with no event
+ * and nothing applied to the mappings. */
+ssize_t vfs_write_back(struct vfs_file *f, const struct fuse_caller *who,
+		       const void *buf, size_t count, uint64_t off);
 ssize_t vfs_pwrite(struct vfs_file *f, const struct fuse_caller *who,
 		   const void *buf, size_t count, off_t off);
 /* At the file position (at the end with O_APPEND), which it advances. */

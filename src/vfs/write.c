@@ -103,6 +103,12 @@ static ssize_t write_at(struct vfs_file *f, const struct fuse_caller *who,
 	return (ssize_t)done;
 }
 
+ssize_t vfs_write_back(struct vfs_file *f, const struct fuse_caller *who,
+		       const void *buf, size_t count, uint64_t off)
+{
+	return write_at(f, who, buf, count, off);
+}
+
 ssize_t vfs_pwrite(struct vfs_file *f, const struct fuse_caller *who,
 		   const void *buf, size_t count, off_t off)
 {
@@ -133,8 +139,10 @@ ssize_t vfs_pwrite(struct vfs_file *f, const struct fuse_caller *who,
 	{
 		ssize_t n = write_at(f, who, buf, count, (uint64_t)off);
 
-		if (n > 0)
+		if (n > 0) {
+			vfs_map_apply(f->inode, buf, (size_t)n, (uint64_t)off);
 			vfs_fsnotify_file(f, IN_MODIFY, true);
+		}
 		return n;
 	}
 }
@@ -172,6 +180,8 @@ ssize_t vfs_write(struct vfs_file *f, const struct fuse_caller *who,
 	if (count > MAX_RW_COUNT)
 		count = MAX_RW_COUNT;
 	n = write_at(f, who, buf, count, (uint64_t)off);
+	if (n > 0)
+		vfs_map_apply(f->inode, buf, (size_t)n, (uint64_t)off);
 	if (n > 0 && !stream)
 		f->pos = off + n;
 	else if (n >= 0 && !stream && (f->flags & O_APPEND))
@@ -189,6 +199,13 @@ int vfs_fsync(struct vfs_file *f, const struct fuse_caller *who,
 		return -EBADF;
 	if (f->native_fd >= 0)
 		return -EINVAL; /* a pipe cannot be synced */
+	if (S_ISREG(f->inode->type)) {
+		/* Stores through mappings reach the server first. */
+		int err = vfs_map_sync_inode(f->inode, who, 0, UINT64_MAX);
+
+		if (err)
+			return err;
+	}
 	if (!f->has_fh && !S_ISDIR(f->inode->type))
 		return 0;
 	return fuse_op_fsync(f->m->conn, who, f->inode->nodeid,
@@ -225,13 +242,18 @@ int vfs_fallocate(struct vfs_file *f, const struct fuse_caller *who,
 	if (err)
 		return err;
 	/* Punched or zeroed on the server: those bytes are zeros now. */
-	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
 		vfs_pc_invalidate(f->inode, (uint64_t)off,
 				  (uint64_t)off + (uint64_t)len);
+		vfs_map_zero(f->inode, (uint64_t)off,
+			     (uint64_t)off + (uint64_t)len);
+	}
 	if (mode & FALLOC_FL_KEEP_SIZE)
 		vfs_attr_expire(f->m, f->inode);
 	else
-		vfs_data_reached(f->m, f->inode, (uint64_t)off + (uint64_t)len);
+		vfs_map_truncate(f->inode,
+				 vfs_data_reached(f->m, f->inode,
+						  (uint64_t)off + (uint64_t)len));
 	vfs_fsnotify_file(f, IN_MODIFY, true); /* as Linux's vfs_fallocate */
 	return 0;
 }

@@ -1,0 +1,127 @@
+"""mmap of files on a mount: the same scenarios (tests/tools/fbmmap.c)
+through the kernel's FUSE client (the oracle), through `fusebox run`
+(plain mmap/msync/munmap on the mount, trapped and served by fusebox) and
+through libfusebox (fb_mmap, fb_msync, fb_munmap), on libfuse's
+unmodified passthrough_ll in each of its cache modes. Each scenario
+prints what the program sees (the mapping after write(2), read(2) after
+stores, another open's view, msync/fsync/munmap/close effects, MAP_PRIVATE
+isolation, EACCES/ENODEV refusals, truncation under a mapping, a process
+killed with stores never synced); the outputs must be identical line for
+line, and so must the files left in the server's backing directory.
+
+libfusebox runs in the test's own process, so the killed-process scenario
+is for the kernel and `fusebox run` only (the lib run says so, and that
+line is the one allowed difference)."""
+import os
+import shlex
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import BUILD, kernel_fuse_reason, keep_outputs, server
+
+FUSEBOX = os.path.join(BUILD, "fusebox")
+FBMMAP = os.path.join(BUILD, "tools", "fbmmap")
+MODES = ["auto", "never", "always"]
+KILLED = "== stores of a killed process"
+
+pytestmark = pytest.mark.skipif(
+    not os.access(FBMMAP, os.X_OK) or
+    not os.access(server("passthrough_ll"), os.X_OK),
+    reason="fbmmap or passthrough_ll is not built")
+
+
+def tree(d):
+    """Name -> contents of the files the scenarios left."""
+    return {n: open(os.path.join(d, n), "rb").read()
+            for n in sorted(os.listdir(d))}
+
+
+def kernel_run(src, mode):
+    mnt = tempfile.mkdtemp(prefix="fbmm-k-")
+    try:
+        subprocess.run([server("passthrough_ll"), "-o",
+                        f"source={src},cache={mode}", mnt], check=True,
+                       timeout=30)
+        r = subprocess.run([FBMMAP, "native", mnt], capture_output=True,
+                           text=True, timeout=120)
+    finally:
+        subprocess.run(["fusermount3", "-u", "-z", mnt],
+                       stderr=subprocess.DEVNULL)
+        os.rmdir(mnt)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def sandbox_run(src, mode):
+    mnt = tempfile.mkdtemp(prefix="fbmm-r-")
+    q = shlex.quote
+    script = (f"{q(server('passthrough_ll'))} -o "
+              f"source={q(src)},cache={mode} {q(mnt)} || exit 99\n"
+              f"{q(FBMMAP)} native {q(mnt)}; s=$?\n"
+              f"fusermount3 -u {q(mnt)}; exit $s\n")
+    try:
+        r = subprocess.run([FUSEBOX, "run", "--", "sh", "-c", script],
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        os.rmdir(mnt)
+    assert r.returncode == 0, f"exit {r.returncode}\n{r.stderr[-3000:]}"
+    return r.stdout
+
+
+def lib_run(src, mode):
+    r = subprocess.run([FBMMAP, "lib", "--", server("passthrough_ll"),
+                        "-f", "-o", f"source={src},cache={mode}", "{}"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    # passthrough_ll itself writes a warning on the shared stdout.
+    return "\n".join(l for l in r.stdout.splitlines()
+                     if not l.startswith("Ignoring invalid max threads")
+                     ) + "\n"
+
+
+def before_killed(out):
+    return out.split(KILLED)[0]
+
+
+def compare(name, got, want):
+    if got != want:
+        where = keep_outputs(name, got, want)
+        pytest.fail(f"{name}: outputs differ (saved as {where}.got/.want)"
+                    f"\n--- kernel\n{want}\n--- fusebox\n{got}")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mmap_run_vs_kernel(mode, tmp_path):
+    why = kernel_fuse_reason()
+    if why:
+        pytest.skip(why)
+    ksrc, rsrc = tmp_path / "k", tmp_path / "r"
+    ksrc.mkdir()
+    rsrc.mkdir()
+    want = kernel_run(str(ksrc), mode)
+    got = sandbox_run(str(rsrc), mode)
+    compare(f"mmap-run-{mode}", got, want)
+    assert tree(str(rsrc)) == tree(str(ksrc))
+    if mode != "never":
+        # Not vacuous: the scenarios did map and store.
+        assert "pread after store: [HELLO world]" in want
+        assert tree(str(ksrc))["killed"].startswith(b"stored before")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mmap_lib_vs_kernel(mode, tmp_path):
+    why = kernel_fuse_reason()
+    if why:
+        pytest.skip(why)
+    ksrc, lsrc = tmp_path / "k", tmp_path / "l"
+    ksrc.mkdir()
+    lsrc.mkdir()
+    want = kernel_run(str(ksrc), mode)
+    got = lib_run(str(lsrc), mode)
+    assert KILLED + "\n(native only)" in got
+    compare(f"mmap-lib-{mode}", before_killed(got), before_killed(want))
+    k = tree(str(ksrc))
+    k.pop("killed")
+    assert tree(str(lsrc)) == k
