@@ -291,6 +291,17 @@ static int lock_range(struct vfs_file *f, const struct fuse_caller *who,
 	return 0;
 }
 
+/* Programs that share memory through a mapped file (SQLite's WAL index)
+ * guard it with locks on that file. Its mappings are synced at every
+ * lock and unlock: what one process stored before it unlocked is on the
+ * server, and in the other processes' mappings, when the next one has
+ * its lock (mapping.c: separate opens meet only at sync points). */
+static void publish_stores(struct vfs_file *f, const struct fuse_caller *who)
+{
+	if (vfs_map_any(f->inode))
+		vfs_map_sync_inode(f->inode, who, 0, UINT64_MAX);
+}
+
 int vfs_lock(struct vfs_file *f, const struct fuse_caller *who, int cmd,
 	     uint64_t owner, struct flock *fl)
 {
@@ -316,6 +327,8 @@ int vfs_lock(struct vfs_file *f, const struct fuse_caller *who, int cmd,
 	err = lock_range(f, who, fl, &s, &e);
 	if (err)
 		return err;
+	if (cmd != F_GETLK)
+		publish_stores(f, who);
 	if (remote)
 		return remote_lock(f, who, cmd, owner, false, fl->l_type, s, e,
 				   (int32_t)who->pid, fl);
@@ -344,6 +357,7 @@ int vfs_flock(struct vfs_file *f, const struct fuse_caller *who, int op)
 	default:
 		return -EINVAL;
 	}
+	publish_stores(f, who);
 	if ((f->m->conn->lim.flags & FUSE_FLOCK_LOCKS) &&
 	    !S_ISDIR(f->inode->type)) {
 		__atomic_store_n(&f->remote_flock, true, __ATOMIC_RELAXED);

@@ -34,8 +34,8 @@ struct vfs_mapping {
 	struct vfs_file *f;	/* written back through; ref held */
 	unsigned refs;		/* under m->lock */
 	bool shared;		/* vfs_map_shared's */
-	bool own_fd;
-	int memfd;
+	bool dead;		/* its fill failed (under state_lock) */
+	int memfd;		/* our own descriptor of it */
 	pthread_mutex_t wb_lock;
 	pthread_mutex_t state_lock;
 	char *clean;		/* size bytes: what the server has */
@@ -113,13 +113,18 @@ static int resize(struct vfs_mapping *mp, uint64_t size)
 	return 0;
 }
 
-/* Reads the whole file through the VFS into the copy and the memfd. */
+/* Set while this thread fills a mapping: its reads must not sync the
+ * inode's mappings, that one among them (its state_lock is ours). */
+static __thread bool filling;
+
+/* Reads the whole file through the VFS into the copy and the memfd;
+ * under mp's state_lock. */
 static int fill(struct vfs_mapping *mp, const struct fuse_caller *who)
 {
 	uint64_t off = 0;
 	int err = 0;
 
-	pthread_mutex_lock(&mp->state_lock);
+	filling = true;
 	for (;;) {
 		ssize_t n;
 
@@ -136,6 +141,7 @@ static int fill(struct vfs_mapping *mp, const struct fuse_caller *who)
 		if (n == 0)
 			break;
 	}
+	filling = false;
 	if (!err) {
 		/* The clean copy's tail beyond the file is not the file. */
 		mp->size = off;
@@ -151,7 +157,6 @@ static int fill(struct vfs_mapping *mp, const struct fuse_caller *who)
 		else
 			done += (uint64_t)n;
 	}
-	pthread_mutex_unlock(&mp->state_lock);
 	return err;
 }
 
@@ -162,13 +167,13 @@ static struct vfs_mapping *mapping_new(struct vfs_file *f,
 
 	if (!mp)
 		return NULL;
+	/* Its own descriptor: the last reference may be dropped by a
+	 * sync after the caller has closed theirs. */
+	memfd = memfd < 0 ? memfd_create("fusebox-map", MFD_CLOEXEC)
+			  : fcntl(memfd, F_DUPFD_CLOEXEC, 0);
 	if (memfd < 0) {
-		memfd = memfd_create("fusebox-map", MFD_CLOEXEC);
-		if (memfd < 0) {
-			free(mp);
-			return NULL;
-		}
-		mp->own_fd = true;
+		free(mp);
+		return NULL;
 	}
 	mp->memfd = memfd;
 	mp->ino = f->inode;
@@ -184,40 +189,11 @@ static struct vfs_mapping *mapping_new(struct vfs_file *f,
 static void mapping_free(struct vfs_mapping *mp)
 {
 	vfs_file_put(mp->f);
-	if (mp->own_fd)
-		close(mp->memfd);
+	close(mp->memfd);
 	pthread_mutex_destroy(&mp->wb_lock);
 	pthread_mutex_destroy(&mp->state_lock);
 	free(mp->clean);
 	free(mp);
-}
-
-static void link_mapping(struct vfs_mapping *mp)
-{
-	struct vfs_mount *m = mp->f->m;
-
-	pthread_mutex_lock(&m->lock);
-	mp->next = mp->ino->mappings;
-	__atomic_store_n(&mp->ino->mappings, mp, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&m->lock);
-}
-
-int vfs_map_attach(struct vfs_file *f, const struct fuse_caller *who,
-		   int memfd, struct vfs_mapping **out)
-{
-	struct vfs_mapping *mp = mapping_new(f, who, memfd);
-	int err;
-
-	if (!mp)
-		return -ENOMEM;
-	err = fill(mp, who);
-	if (err) {
-		mapping_free(mp);
-		return err;
-	}
-	link_mapping(mp);
-	*out = mp;
-	return 0;
 }
 
 static bool file_writable(const struct vfs_file *f)
@@ -235,50 +211,92 @@ static struct vfs_mapping *find_shared(struct vfs_inode *ino)
 	return NULL;
 }
 
+static void unref(struct vfs_mapping *mp, const struct fuse_caller *who,
+		  int *err);
+
+/* A new mapping of f's inode, linked (or, with shared, the inode's
+ * shared one when there is one already), filled. It is linked before
+ * it is filled, under its state_lock: what another mapping of the inode
+ * writes back meanwhile is applied to it after the fill, never lost
+ * between a fill and a link. */
+static int make(struct vfs_file *f, const struct fuse_caller *who,
+		int memfd, bool shared, struct vfs_mapping **out)
+{
+	struct vfs_mount *m = f->m;
+	struct vfs_mapping *mp, *other = NULL;
+	int err;
+
+	/* What the other mappings hold is on the server before the fill
+	 * reads it; what they store later reaches this one when they
+	 * sync. */
+	vfs_map_sync_inode(f->inode, who, 0, UINT64_MAX);
+	mp = mapping_new(f, who, memfd);
+	if (!mp)
+		return -ENOMEM;
+	mp->shared = shared;
+	pthread_mutex_lock(&mp->state_lock);
+	pthread_mutex_lock(&m->lock);
+	if (shared)
+		other = find_shared(f->inode);
+	if (!other) {
+		mp->next = f->inode->mappings;
+		__atomic_store_n(&f->inode->mappings, mp, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (other) {
+		pthread_mutex_unlock(&mp->state_lock);
+		mapping_free(mp);
+		/* Its maker may still be filling it. */
+		pthread_mutex_lock(&other->state_lock);
+		err = other->dead ? -EIO : 0;
+		pthread_mutex_unlock(&other->state_lock);
+		if (err) {
+			unref(other, who, NULL);
+			return err;
+		}
+		*out = other;
+		return 0;
+	}
+	err = fill(mp, who);
+	if (err)
+		mp->dead = true; /* nothing in it may be written back */
+	pthread_mutex_unlock(&mp->state_lock);
+	if (err) {
+		unref(mp, who, NULL);
+		return err;
+	}
+	*out = mp;
+	return 0;
+}
+
+int vfs_map_attach(struct vfs_file *f, const struct fuse_caller *who,
+		   int memfd, struct vfs_mapping **out)
+{
+	return make(f, who, memfd, false, out);
+}
+
 int vfs_map_shared(struct vfs_file *f, const struct fuse_caller *who,
 		   struct vfs_mapping **out)
 {
-	struct vfs_mount *m = f->m;
-	struct vfs_mapping *mp, *made;
-	int err;
+	struct vfs_mapping *mp;
+	int err = make(f, who, -1, true, &mp);
 
-	pthread_mutex_lock(&m->lock);
-	mp = find_shared(f->inode);
-	pthread_mutex_unlock(&m->lock);
-	if (!mp) {
-		made = mapping_new(f, who, -1);
-		if (!made)
-			return -ENOMEM;
-		made->shared = true;
-		err = fill(made, who);
-		if (err) {
-			mapping_free(made);
-			return err;
-		}
-		pthread_mutex_lock(&m->lock);
-		mp = find_shared(f->inode); /* made meanwhile by another */
-		if (!mp) {
-			made->next = f->inode->mappings;
-			__atomic_store_n(&f->inode->mappings, made,
-					 __ATOMIC_RELEASE);
-		}
-		pthread_mutex_unlock(&m->lock);
-		if (mp)
-			mapping_free(made);
-		else
-			mp = made;
-	}
-	if (file_writable(f) && !file_writable(mp->f)) {
+	if (err)
+		return err;
+	if (file_writable(f)) {
 		/* Stores can come now: write back through a file that
 		 * may write. */
-		struct vfs_file *old;
+		struct vfs_file *old = NULL;
 
-		vfs_file_get(f);
 		pthread_mutex_lock(&mp->wb_lock);
-		old = mp->f;
-		mp->f = f;
+		if (!file_writable(mp->f)) {
+			vfs_file_get(f);
+			old = mp->f;
+			mp->f = f;
+		}
 		pthread_mutex_unlock(&mp->wb_lock);
-		vfs_file_put(old);
+		if (old)
+			vfs_file_put(old);
 	}
 	*out = mp;
 	return 0;
@@ -288,6 +306,56 @@ int vfs_map_shared(struct vfs_file *f, const struct fuse_caller *who,
  * the inode's other mappings, as a write(2) of them would. */
 static void propagate(struct vfs_mapping *src, const char *now,
 		      const char *was, size_t len, uint64_t off);
+
+static bool alone(struct vfs_mapping *mp)
+{
+	struct vfs_mount *m = mp->ino->mount;
+	bool one;
+
+	pthread_mutex_lock(&m->lock);
+	one = mp->ino->mappings == mp && !mp->next;
+	pthread_mutex_unlock(&m->lock);
+	return one;
+}
+
+/* WRITEs the dirty run now (len bytes at off, was: the clean copy's)
+ * and records it clean. The inode's only mapping writes the run whole.
+ * With others, exactly the bytes that changed go: a byte this mapping
+ * did not change may be stale here, changed meanwhile through another
+ * mapping whose own write-back is under way, and must not be written
+ * over it. */
+static int write_run(struct vfs_mapping *mp, const struct fuse_caller *who,
+		     const char *now, const char *was, size_t len,
+		     uint64_t off)
+{
+	bool exact = !alone(mp);
+
+	for (size_t i = 0; i < len;) {
+		size_t j;
+		ssize_t w;
+
+		if (exact) {
+			while (i < len && now[i] == was[i])
+				i++;
+			j = i;
+			while (j < len && now[j] != was[j])
+				j++;
+			if (j == i)
+				break;
+		} else {
+			j = len;
+		}
+		w = vfs_write_back(mp->f, who, now + i, j - i, off + i);
+		if (w < 0 || (size_t)w < j - i)
+			return w < 0 ? (int)w : -EIO;
+		pthread_mutex_lock(&mp->state_lock);
+		if (off + j <= mp->size)
+			memcpy(mp->clean + off + i, now + i, j - i);
+		pthread_mutex_unlock(&mp->state_lock);
+		i = j;
+	}
+	return 0;
+}
 
 /* One step of a sync: compares [off, off+len) of the memfd with the
  * copy and writes back the dirty pages. */
@@ -303,10 +371,10 @@ static int sync_step(struct vfs_mapping *mp, const struct fuse_caller *who,
 	for (size_t p = 0; p < n;) {
 		size_t run_end, plen;
 		char *was;
-		ssize_t w;
+		int err;
 
 		pthread_mutex_lock(&mp->state_lock);
-		if (off + p >= mp->size) {
+		if (mp->dead || off + p >= mp->size) {
 			pthread_mutex_unlock(&mp->state_lock);
 			break;
 		}
@@ -335,15 +403,11 @@ static int sync_step(struct vfs_mapping *mp, const struct fuse_caller *who,
 			break;
 		if (!was)
 			return -ENOMEM;
-		w = vfs_write_back(mp->f, who, buf + p, run_end - p, off + p);
-		if (w < 0 || (size_t)w < run_end - p) {
+		err = write_run(mp, who, buf + p, was, run_end - p, off + p);
+		if (err) {
 			free(was);
-			return w < 0 ? (int)w : -EIO;
+			return err;
 		}
-		pthread_mutex_lock(&mp->state_lock);
-		if (off + run_end <= mp->size)
-			memcpy(mp->clean + off + p, buf + p, run_end - p);
-		pthread_mutex_unlock(&mp->state_lock);
 		propagate(mp, buf + p, was, run_end - p, off + p);
 		free(was);
 		p = run_end;
@@ -401,8 +465,6 @@ static struct vfs_mapping **mappings_of(struct vfs_inode *ino)
 	return all;
 }
 
-static void unref(struct vfs_mapping *mp, const struct fuse_caller *who,
-		  int *err);
 
 static void put_all(struct vfs_mapping **all, const struct fuse_caller *who)
 {
@@ -417,7 +479,7 @@ int vfs_map_sync_inode(struct vfs_inode *ino, const struct fuse_caller *who,
 	struct vfs_mapping **all;
 	int err = 0;
 
-	if (!vfs_map_any(ino))
+	if (!vfs_map_any(ino) || filling)
 		return 0;
 	all = mappings_of(ino);
 	if (!all)
@@ -436,6 +498,8 @@ int vfs_map_sync_inode(struct vfs_inode *ino, const struct fuse_caller *who,
 static void apply_one(struct vfs_mapping *mp, const char *buf, size_t len,
 		      uint64_t off)
 {
+	if (mp->dead)
+		return;
 	if (off + len > mp->size && resize(mp, off + len))
 		return; /* no memory: the mapping shows the old bytes */
 	memcpy(mp->clean + off, buf, len);

@@ -15,8 +15,9 @@
  * wb_lock serializes its write-backs and is held across their WRITEs
  * (as Linux's writeback bit makes a second writer of the page wait);
  * nothing but another sync of the same mapping waits on it. Its
- * state_lock guards the clean copy and the memfd's size and is a leaf.
- * Order: wb_lock, then m->lock or a state_lock, never the reverse.
+ * state_lock guards the clean copy and the memfd's size; it is held
+ * across a new mapping's fill (READs), so that bytes applied to it
+ * meanwhile land after the fill. Order: wb_lock -> state_lock -> m->lock.
  */
 #ifndef FUSEBOX_VFS_MAPPING_H
 #define FUSEBOX_VFS_MAPPING_H
@@ -34,9 +35,8 @@ struct vfs_mapping;
  * errno Linux gives (EACCES for the open file's mode, ENODEV for direct
  * I/O's shared mappings). */
 int vfs_map_check(const struct vfs_file *f, int prot, int flags);
-/* A new mapping of f's file in memfd (which the caller keeps open for
- * the mapping's life): the memfd is filled with the file's data. With
- * memfd < 0 the mapping makes its own (vfs_map_fd). */
+/* A new mapping of f's file in memfd (the mapping keeps a descriptor
+ * of its own): the memfd is filled with the file's data. */
 int vfs_map_attach(struct vfs_file *f, const struct fuse_caller *who,
 		   int memfd, struct vfs_mapping **out);
 /* The mapping of f's inode shared by every caller of this function

@@ -125,3 +125,58 @@ def test_mmap_lib_vs_kernel(mode, tmp_path):
     k = tree(str(ksrc))
     k.pop("killed")
     assert tree(str(lsrc)) == k
+
+
+# SQLite in WAL mode shares its wal-index (the -shm file) between
+# processes through MAP_SHARED mappings guarded by fcntl locks: each
+# process opens and maps it itself. One long-lived connection inserts 30
+# rows while 30 short-lived sqlite3 processes insert one each.
+WAL_SCRIPT = r"""
+set -e
+M=$1
+sql() { sqlite3 -cmd ".timeout 20000" "$M/db" "$@"; }
+sql "PRAGMA journal_mode=WAL; CREATE TABLE t(x INTEGER);" >/dev/null
+( for i in $(seq 1 30); do echo "INSERT INTO t VALUES($i);"; sleep 0.02
+  done ) | sql &
+for i in $(seq 101 130); do sql "INSERT INTO t VALUES($i);"; done
+wait
+sql "SELECT count(*), sum(x) FROM t; PRAGMA integrity_check;"
+"""
+
+
+def test_sqlite_wal_processes_share_the_index(tmp_path):
+    import shutil
+    if not shutil.which("sqlite3"):
+        pytest.skip("sqlite3 is not installed (Debian package sqlite3)")
+    why = kernel_fuse_reason()
+    script = tmp_path / "wal.sh"
+    script.write_text(WAL_SCRIPT)
+    want = "60|3930\nok\n"
+    if not why:
+        src = tmp_path / "k"
+        src.mkdir()
+        mnt = tempfile.mkdtemp(prefix="fbmm-k-")
+        try:
+            subprocess.run([server("passthrough_ll"), "-o",
+                            f"source={src}", mnt], check=True, timeout=30)
+            r = subprocess.run(["sh", str(script), mnt],
+                               capture_output=True, text=True, timeout=120)
+        finally:
+            subprocess.run(["fusermount3", "-u", "-z", mnt],
+                           stderr=subprocess.DEVNULL)
+            os.rmdir(mnt)
+        assert (r.returncode, r.stdout) == (0, want), r.stderr
+    src = tmp_path / "r"
+    src.mkdir()
+    mnt = tempfile.mkdtemp(prefix="fbmm-r-")
+    q = shlex.quote
+    try:
+        r = subprocess.run(
+            [FUSEBOX, "run", "--", "sh", "-c",
+             f"{q(server('passthrough_ll'))} -o source={q(str(src))} "
+             f"{q(mnt)} || exit 99\nsh {q(str(script))} {q(mnt)}; s=$?\n"
+             f"fusermount3 -u {q(mnt)}; exit $s\n"],
+            capture_output=True, text=True, timeout=180)
+    finally:
+        os.rmdir(mnt)
+    assert (r.returncode, r.stdout) == (0, want), r.stderr[-3000:]
