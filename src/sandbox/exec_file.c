@@ -124,7 +124,7 @@ int sbx_exec_open(struct sbx_call *c, const struct sbx_target *t,
 		return err;
 	if (open_for_write(c->sb, ino))
 		return -ETXTBSY;
-	err = vfs_open(t->mnt->fs->m, sbx_who(c), ino, O_RDONLY, &x->f);
+	err = vfs_open_exec(t->mnt->fs->m, sbx_who(c), ino, &x->f);
 	if (err)
 		return err;
 	x->mnt = t->mnt;

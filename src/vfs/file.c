@@ -81,8 +81,11 @@ static int open_truncate(struct vfs_mount *m, const struct fuse_caller *who,
 	return vfs_setattr(m, who, f->inode, f, &in);
 }
 
-int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
-	     struct vfs_inode *ino, int flags, struct vfs_file **out)
+/* exec: the caller's MAY_EXEC was checked (as Linux's do_open_execat
+ * asks no MAY_READ: a program with --x runs). */
+static int open_file(struct vfs_mount *m, const struct fuse_caller *who,
+		     struct vfs_inode *ino, int flags, bool exec,
+		     struct vfs_file **out)
 {
 	struct fuse_open_out oo = { 0 };
 	bool dir = S_ISDIR(ino->type);
@@ -94,7 +97,7 @@ int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 	if (m->read_only && !(flags & O_PATH) && S_ISREG(ino->type) &&
 	    ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
 		return -EROFS;
-	err = vfs_may_open(m, who, ino, flags);
+	err = exec ? 0 : vfs_may_open(m, who, ino, flags);
 	if (err)
 		return err;
 	if (!(flags & O_PATH)) {
@@ -137,6 +140,18 @@ int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 		}
 	}
 	return 0;
+}
+
+int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
+	     struct vfs_inode *ino, int flags, struct vfs_file **out)
+{
+	return open_file(m, who, ino, flags, false, out);
+}
+
+int vfs_open_exec(struct vfs_mount *m, const struct fuse_caller *who,
+		  struct vfs_inode *ino, struct vfs_file **out)
+{
+	return open_file(m, who, ino, O_RDONLY, true, out);
 }
 
 void vfs_file_opened(struct vfs_file *f)

@@ -309,6 +309,10 @@ int vfs_open_check(const struct vfs_inode *ino, int flags);
 /* OPEN(DIR), then for O_TRUNC without ATOMIC_O_TRUNC a SETATTR. */
 int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 	     struct vfs_inode *ino, int flags, struct vfs_file **out);
+/* Open for exec, whose permission (MAY_EXEC) the caller checked: read
+ * access is not asked, as Linux's do_open_execat does not ask it. */
+int vfs_open_exec(struct vfs_mount *m, const struct fuse_caller *who,
+		  struct vfs_inode *ino, struct vfs_file **out);
 /* An open file for ino (referenced anew) with what OPEN or CREATE
  * answered; has_fh false for a zero-message open. */
 int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,

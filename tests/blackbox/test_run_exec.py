@@ -25,6 +25,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import shlex
 import tempfile
 import time
 
@@ -638,3 +639,47 @@ kill $a $b; wait; rm -f /tmp/fbexec-[12].$$
 """
     r = in_fusebox(script(world, world.mount_cmd("squashfuse"), body))
     assert "same copy 0" in r.out, r.out + r.err[-2000:]
+
+
+def test_exec_only_program():
+    """A program with mode 0711 (no read for others) on a mount served by
+    root's passthrough_ll with default_permissions: another user may run
+    it but not read it, as on the kernel (Linux's exec asks MAY_EXEC,
+    not MAY_READ)."""
+    why = kernel_fuse_reason()
+    if why:
+        pytest.skip(why)
+    if not os.access(server("passthrough_ll"), os.X_OK):
+        pytest.skip("passthrough_ll not built")
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        pytest.skip(f"user {USER} does not exist")
+    # Not under pytest's own (0700) directory: the user must reach it.
+    base = tempfile.mkdtemp(prefix="fbx-xonly-")
+    os.chmod(base, 0o755)
+    src, mnt = os.path.join(base, "src"), os.path.join(base, "mnt")
+    os.mkdir(src, 0o755)
+    os.mkdir(mnt)
+    shutil.copy("/bin/echo", os.path.join(src, "prog"))
+    os.chmod(os.path.join(src, "prog"), 0o711)
+    q = shlex.quote
+    body = (f"{q(server('passthrough_ll'))} -o source={q(src)},"
+            f"default_permissions,allow_other {q(mnt)} || exit 90\n"
+            f"runuser -u {USER} -- {q(mnt)}/prog ran; echo exec $?\n"
+            f"runuser -u {USER} -- cat {q(mnt)}/prog >/dev/null "
+            f"2>&1; echo read $?\n"
+            f"fusermount3 -u {q(mnt)}\n")
+    try:
+        want = subprocess.run(["sh", "-c", body], capture_output=True,
+                              text=True, timeout=TIMEOUT, env=ENV)
+        got = subprocess.run([FUSEBOX, "run", "--", "sh", "-c", body],
+                             capture_output=True, text=True,
+                             timeout=TIMEOUT, env=ENV)
+    finally:
+        subprocess.run(["fusermount3", "-u", "-q", mnt],
+                       capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+    assert want.stdout == "ran\nexec 0\nread 1\n", want.stderr
+    assert (got.returncode, got.stdout) == (want.returncode, want.stdout), \
+        got.stderr[-3000:]
