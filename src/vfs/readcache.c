@@ -12,7 +12,8 @@
 #include "vfs/vfs.h"
 
 #define FILL_BLOCKS 16	  /* blocks one fill asks for, at most */
-#define READ_WINDOW 16	  /* READs in flight at once */
+#define READ_WINDOW 16	  /* READs submitted at once (max_background
+			   * bounds how many the server sees) */
 
 struct fill_block {
 	char *data;
@@ -108,6 +109,10 @@ static ssize_t fill(struct vfs_file *f, const struct fuse_caller *who,
 			fuse_op_read_prepare(&p[n_pieces].r, who, ino->nodeid,
 					     f->fh, bs + at, b[i].data + at,
 					     len, f->flags);
+			/* As Linux's readahead: asynchronous READs, which
+			 * max_background bounds (the rest wait queued). */
+			p[n_pieces].r.req.background =
+				c->lim.flags & FUSE_ASYNC_READ;
 			p[n_pieces].blk = i;
 			p[n_pieces].at = at;
 			n_pieces++;
