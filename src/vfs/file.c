@@ -62,6 +62,7 @@ int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 	f->refs = 1;
 	f->native_fd = -1;
 	pthread_mutex_init(&f->pos_lock, NULL);
+	vfs_wb_file_opened(f);
 	/* As Linux's open: without KEEP_CACHE the server may have changed
 	 * the file behind our back, so what is cached of it goes. */
 	if (has_fh && S_ISREG(ino->type) &&
@@ -104,6 +105,9 @@ int vfs_open(struct vfs_mount *m, const struct fuse_caller *who,
 			return vfs_fifo_open(m, ino, flags, out);
 		if (!dir && !S_ISREG(ino->type))
 			return -ENXIO;
+		/* The server truncates: our writes must not land after. */
+		if (trunc && atomic)
+			vfs_wb_settle(ino, who);
 		r = fuse_op_open(m->conn, who, ino->nodeid, dir,
 				 trunc && atomic ? flags : flags & ~O_TRUNC,
 				 &oo);
@@ -261,6 +265,8 @@ static void file_put(struct vfs_file *f, int wait_ms)
 	/* OFD and flock locks belong to the open file and end with it. */
 	vfs_locks_release(f, (uint64_t)(uintptr_t)f);
 	vfs_poll_forget(f);
+	/* Dirty data is written back while this fh is still open. */
+	vfs_wb_file_closing(f);
 	if (f->has_fh) {
 		/* As Linux: the server drops flock locks it holds for this
 		 * open file with the RELEASE (owner = the open file). */
@@ -325,9 +331,18 @@ int vfs_file_flush(struct vfs_file *f, const struct fuse_caller *who,
 {
 	/* close(2) drops the closer's record locks on the file: fusebox's
 	 * own here, the server's through FLUSH's lock_owner. */
+	int err;
+
 	vfs_locks_release(f, owner);
-	if ((f->flags & O_PATH) || !S_ISREG(f->inode->type) ||
-	    (f->open_flags & FOPEN_NOFLUSH))
+	if ((f->flags & O_PATH) || !S_ISREG(f->inode->type))
+		return 0;
+	/* As Linux's fuse_flush: the inode's dirty data goes first (also
+	 * with NOFLUSH), and a writeback error is close's, once; FLUSH is
+	 * not sent then. */
+	err = vfs_wb_sync(f->inode, f, who);
+	if (err)
+		return err;
+	if (f->open_flags & FOPEN_NOFLUSH)
 		return 0;
 	return fuse_op_flush(f->m->conn, who, f->inode->nodeid, f->fh, owner);
 }
@@ -476,6 +491,8 @@ ssize_t vfs_pread_quiet(struct vfs_file *f, const struct fuse_caller *who,
 		return vfs_read_cached(f, who, buf, count, (uint64_t)off,
 				       size);
 	}
+	/* Direct I/O reads what the server has: our writes first. */
+	vfs_wb_settle(f->inode, who);
 	if ((f->m->conn->lim.flags & FUSE_ASYNC_READ) && count > chunk)
 		return read_pipelined(f, who, buf, count, off, chunk);
 	return read_serial(f, who, buf, count, off, chunk);
@@ -565,6 +582,9 @@ off_t vfs_lseek(struct vfs_file *f, const struct fuse_caller *who, off_t off,
 			break;
 		}
 		np = -ENOSYS;
+		/* The server finds data in what it has (Linux's fuse_lseek
+		 * writes back first too). */
+		vfs_wb_settle(f->inode, who);
 		if (f->has_fh)
 			np = fuse_op_lseek(f->m->conn, who, f->inode->nodeid,
 					   f->fh, off, whence);

@@ -143,7 +143,21 @@ void vfs_attr_set(struct vfs_inode *ino, const struct fuse_attr *a,
 		  uint64_t valid, uint32_t valid_nsec, uint64_t now)
 {
 	uint64_t ttl = fuse_timeout_ns(valid, valid_nsec);
+	struct fuse_attr ours;
 
+	/* With writeback caching the size and times are ours while our
+	 * writes have not all reached the server: its older ones neither
+	 * cut the cache nor shrink the file. */
+	if (S_ISREG(ino->type) && vfs_wb_mount(ino->mount) &&
+	    vfs_pc_pending(ino)) {
+		ours = *a;
+		ours.size = ino->attr.size;
+		ours.mtime = ino->attr.mtime;
+		ours.mtimensec = ino->attr.mtimensec;
+		ours.ctime = ino->attr.ctime;
+		ours.ctimensec = ino->attr.ctimensec;
+		a = &ours;
+	}
 	if (S_ISREG(ino->type))
 		attr_changed_data(ino, a);
 	ino->attr = *a;
