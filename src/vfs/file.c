@@ -64,10 +64,13 @@ int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 	pthread_mutex_init(&f->pos_lock, NULL);
 	vfs_wb_file_opened(f);
 	/* As Linux's open: without KEEP_CACHE the server may have changed
-	 * the file behind our back, so what is cached of it goes. */
+	 * the file behind our back, so what is cached of it goes - dirty
+	 * data written back first, as its invalidation launders pages. */
 	if (has_fh && S_ISREG(ino->type) &&
-	    !(oo->open_flags & FOPEN_KEEP_CACHE))
+	    !(oo->open_flags & FOPEN_KEEP_CACHE)) {
+		vfs_wb_settle(ino, NULL);
 		vfs_pc_invalidate(ino, 0, UINT64_MAX);
+	}
 	*out = f;
 	return 0;
 }
@@ -582,9 +585,8 @@ off_t vfs_lseek(struct vfs_file *f, const struct fuse_caller *who, off_t off,
 			break;
 		}
 		np = -ENOSYS;
-		/* The server finds data in what it has (Linux's fuse_lseek
-		 * writes back first too). */
-		vfs_wb_settle(f->inode, who);
+		/* The server answers from what it has: dirty data is not
+		 * written back first, as Linux's fuse_lseek does not. */
 		if (f->has_fh)
 			np = fuse_op_lseek(f->m->conn, who, f->inode->nodeid,
 					   f->fh, off, whence);

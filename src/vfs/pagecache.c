@@ -22,6 +22,10 @@
  * end drops it. A block's bytes past len, up to the file's size, are
  * zeros: the file ended there when the block was filled or last
  * written, and every local change of that range goes through the block.
+ * Its valid pages are those read or written (Linux's uptodate pages);
+ * others hold zeros the file had past its end then. A write that covers
+ * part of a page that is not valid and lies below the file's end needs
+ * the page from the server first, as on Linux.
  *
  * One mutex (pc.lock) guards everything here. It is a leaf: taken under
  * m->lock (vfs_attr_set) and never the other way round. wb_cv (with it)
@@ -50,6 +54,7 @@ struct vfs_pc_block {
 	size_t len, cap;
 	size_t dlo, dhi;	/* dirty bytes: [dlo, dhi), empty when equal */
 	unsigned wb;		/* snapshots of it being written back */
+	uint32_t valid;		/* 4 KiB pages holding the file's bytes */
 	bool pinned;		/* dirty or wb: off the LRU list */
 	char *data;
 	struct vfs_pc_block *hnext;
@@ -208,6 +213,16 @@ static void touch(struct vfs_pc_block *b)
 		return;
 	lru_unlink(b);
 	lru_front(b);
+}
+
+/* The pages of a block that [from, to) touches. */
+static uint32_t pages_of(size_t from, size_t to)
+{
+	size_t first = from / PAGE_BYTES, last = (to - 1) / PAGE_BYTES;
+	uint32_t all = last - first + 1 >= 32 ? UINT32_MAX
+				: ((1u << (last - first + 1)) - 1);
+
+	return to <= from ? 0 : all << first;
 }
 
 static bool dirty(const struct vfs_pc_block *b)
@@ -436,6 +451,7 @@ void vfs_pc_insert(struct vfs_inode *ino, uint64_t gen, uint64_t index,
 	b->len = len;
 	b->cap = cap;
 	b->data = data;
+	b->valid = pages_of(0, len);
 	add(b);
 	evict();
 	pthread_mutex_unlock(&pc.lock);
@@ -460,6 +476,7 @@ static void patch(struct vfs_pc_block *b, size_t from, size_t to,
 	if (from > b->len)
 		memset(b->data + b->len, 0, from - b->len);
 	memcpy(b->data + from, src, to - from);
+	b->valid |= pages_of(from, to);
 	if (to > b->len)
 		b->len = to;
 	touch(b);
@@ -501,6 +518,7 @@ void vfs_pc_write(struct vfs_inode *ino, uint64_t off, const void *buf,
 		}
 		memcpy(b->data, src, (size_t)(hi - bs));
 		b->len = (size_t)(hi - bs);
+		b->valid = pages_of(0, b->len);
 		b->ino = ino;
 		b->index = i;
 		add(b);
@@ -569,6 +587,23 @@ uint64_t vfs_pc_first_cached(struct vfs_inode *ino, uint64_t from,
 	return i <= to ? i : UINT64_MAX;
 }
 
+/* Pages of b (NULL: not cached) that a write of [from, to) covers only
+ * in part, that are not valid, and that hold bytes of the file (of size
+ * bytes): those the server must give first. */
+static uint32_t to_read(const struct vfs_pc_block *b, uint64_t bs,
+			size_t from, size_t to, uint64_t size)
+{
+	size_t first = from / PAGE_BYTES * PAGE_BYTES;
+	size_t last = (to - 1) / PAGE_BYTES * PAGE_BYTES;
+	uint32_t need = 0;
+
+	if ((from != first || to < first + PAGE_BYTES) && bs + first < size)
+		need |= 1u << (first / PAGE_BYTES);
+	if (last != first && to != last + PAGE_BYTES && bs + last < size)
+		need |= 1u << (last / PAGE_BYTES);
+	return b ? need & ~b->valid : need;
+}
+
 int vfs_pc_dirty(struct vfs_inode *ino, uint64_t off, const void *buf,
 		 size_t len, uint64_t size)
 {
@@ -579,13 +614,14 @@ int vfs_pc_dirty(struct vfs_inode *ino, uint64_t off, const void *buf,
 	pc_lock();
 	b = find(ino, index);
 	if (!b) {
-		/* The file's bytes in this block now: those the write does
-		 * not cover must come from the server first. */
+		/* The file's bytes in this block now: a block holds them
+		 * all from its start, so those before the write come from
+		 * the server first, as do pages it covers in part. */
 		size_t have = size <= bs ? 0
 			      : size - bs < VFS_PC_BLOCK ? (size_t)(size - bs)
 							 : VFS_PC_BLOCK;
 
-		if (have && (from || to < have)) {
+		if ((have && from) || to_read(NULL, bs, from, to, size)) {
 			pthread_mutex_unlock(&pc.lock);
 			return -EAGAIN;
 		}
@@ -605,6 +641,9 @@ int vfs_pc_dirty(struct vfs_inode *ino, uint64_t off, const void *buf,
 			pthread_mutex_unlock(&pc.lock);
 			return -ENOMEM;
 		}
+	} else if (to_read(b, bs, from, to, size)) {
+		pthread_mutex_unlock(&pc.lock);
+		return -EAGAIN;
 	} else if (to > b->cap && !grow(b, round_page(to))) {
 		pthread_mutex_unlock(&pc.lock);
 		return -ENOMEM;
@@ -612,6 +651,7 @@ int vfs_pc_dirty(struct vfs_inode *ino, uint64_t off, const void *buf,
 	if (from > b->len)
 		memset(b->data + b->len, 0, from - b->len);
 	memcpy(b->data + from, buf, len);
+	b->valid |= pages_of(from, to);
 	if (to > b->len)
 		b->len = to;
 	ino->pc_gen++;
@@ -619,6 +659,46 @@ int vfs_pc_dirty(struct vfs_inode *ino, uint64_t off, const void *buf,
 	evict();
 	pthread_mutex_unlock(&pc.lock);
 	return 0;
+}
+
+int vfs_pc_merge(struct vfs_inode *ino, uint64_t gen, uint64_t index,
+		 const char *data, size_t len)
+{
+	struct vfs_pc_block *b;
+	int r = -EAGAIN;
+
+	pc_lock();
+	b = find(ino, index);
+	if (ino->pc_gen == gen && b &&
+	    (len <= b->cap || grow(b, round_page(len)))) {
+		for (size_t ps = 0; ps < len; ps += PAGE_BYTES) {
+			size_t n = len - ps < PAGE_BYTES ? len - ps : PAGE_BYTES;
+
+			if (b->valid & (1u << (ps / PAGE_BYTES)))
+				continue;
+			if (ps + n > b->len && ps > b->len)
+				memset(b->data + b->len, 0, ps - b->len);
+			memcpy(b->data + ps, data + ps, n);
+			b->valid |= 1u << (ps / PAGE_BYTES);
+			if (ps + n > b->len)
+				b->len = ps + n;
+		}
+		r = 0;
+	}
+	pthread_mutex_unlock(&pc.lock);
+	return r;
+}
+
+uint32_t vfs_pc_valid_pages(struct vfs_inode *ino, uint64_t index)
+{
+	struct vfs_pc_block *b;
+	uint32_t v;
+
+	pc_lock();
+	b = find(ino, index);
+	v = b ? b->valid : 0;
+	pthread_mutex_unlock(&pc.lock);
+	return v;
 }
 
 static int extent_order(const void *a, const void *b)

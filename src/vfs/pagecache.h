@@ -78,11 +78,20 @@ uint64_t vfs_pc_first_cached(struct vfs_inode *ino, uint64_t from,
 /* Writeback caching. */
 /* buf (len bytes, within one block) at off is ino's now, not yet the
  * server's: the block takes it and is dirty. size is the file's size
- * before the write. -EAGAIN: the block is not cached and holds bytes of
- * the file the write does not cover (read it in, then try again);
+ * before the write. -EAGAIN: the server's bytes of the block are needed
+ * first (not cached: those before the write; cached: pages the write
+ * covers in part that are not valid) - read them in, then try again;
  * -ENOMEM. */
 int vfs_pc_dirty(struct vfs_inode *ino, uint64_t off, const void *buf,
 		 size_t len, uint64_t size);
+/* The server's bytes of block index (len of them, from its start) fill
+ * the pages of the cached block that are not valid (for a write that
+ * covers them in part). -EAGAIN when the block is gone or ino changed
+ * since gen was read. */
+int vfs_pc_merge(struct vfs_inode *ino, uint64_t gen, uint64_t index,
+		 const char *data, size_t len);
+/* The valid 4 KiB pages of block index (bit i: page i), 0 if uncached. */
+uint32_t vfs_pc_valid_pages(struct vfs_inode *ino, uint64_t index);
 /* One dirty range taken for writeback: a copy of its bytes. */
 struct vfs_pc_extent {
 	uint64_t index, serial;

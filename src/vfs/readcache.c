@@ -238,6 +238,10 @@ int vfs_read_block(struct vfs_file *f, const struct fuse_caller *who,
 	}
 	/* Short: the server has not seen the rest written (a hole). */
 	memset(data + got, 0, want - got);
-	vfs_pc_insert(f->inode, gen, index, data, want, cap);
+	/* Cached already (with our writes): its pages not yet valid. */
+	if (!vfs_pc_merge(f->inode, gen, index, data, want))
+		free(data);
+	else
+		vfs_pc_insert(f->inode, gen, index, data, want, cap);
 	return 0;
 }

@@ -39,6 +39,7 @@ struct vfs_inode {
 	bool hashed;
 	bool advise_rdplus;	/* a lookup happened in this directory */
 	struct fuse_attr attr;
+	bool attr_known;	/* attr came from the server once */
 	uint64_t attr_expiry;	/* CLOCK_MONOTONIC ns */
 	uint64_t attr_gen;	/* bumped by each server invalidation */
 	struct vfs_inode *parent; /* directories: for "..", ref held */

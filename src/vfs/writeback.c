@@ -12,7 +12,9 @@
  *    bound: the writer that passed it writes its own file back, so the
  *    writer waits for the server and eviction never does;
  *  - before what needs the server to have it: SETATTR, fallocate,
- *    copy_file_range, SEEK_DATA/SEEK_HOLE, direct I/O on the file;
+ *    copy_file_range, direct I/O on the file, an atomic O_TRUNC open,
+ *    an open without KEEP_CACHE (which then drops the cache); not
+ *    SEEK_DATA/SEEK_HOLE: Linux's LSEEK goes without it;
  *  - on syncfs and at unmount (before DESTROY).
  *
  * A failed WRITE drops the blocks it carried (reads then see what the
@@ -27,10 +29,12 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vfs/vfs.h"
 
 #define RMW_TRIES 4
+#define PAGE_BYTES 4096u
 
 bool vfs_wb_mount(const struct vfs_mount *m)
 {
@@ -100,18 +104,18 @@ static bool get_live(struct vfs_file *f)
 	return false;
 }
 
-/* An open file of ino that may write, referenced: hint if it may, else
- * one from ino's writers. NULL when there is none. */
+/* The open file of ino whose fh writeback uses: as Linux, the newest of
+ * its writers (whatever file asked). Referenced, or self itself (on the
+ * list, its last reference being dropped by the caller); NULL when there
+ * is none. */
 static struct vfs_file *writer_of(struct vfs_inode *ino,
-				  struct vfs_file *hint)
+				  struct vfs_file *self)
 {
 	struct vfs_mount *m = ino->mount;
 	struct vfs_file *f;
 
-	if (hint && may_write(hint) && get_live(hint))
-		return hint;
 	pthread_mutex_lock(&m->lock);
-	for (f = ino->wfiles; f && !get_live(f); f = f->wnext)
+	for (f = ino->wfiles; f && f != self && !get_live(f); f = f->wnext)
 		;
 	pthread_mutex_unlock(&m->lock);
 	return f;
@@ -219,7 +223,9 @@ int vfs_wb_flush(struct vfs_inode *ino, struct vfs_file *hint,
 
 	if (!vfs_pc_has_dirty(ino))
 		return 0;
-	f = writer_of(ino, hint);
+	f = writer_of(ino, NULL);
+	if (!f && hint && may_write(hint) && get_live(hint))
+		f = hint;
 	if (!f)
 		return -EBADF; /* none left: vfs_wb_file_closing dropped it */
 	err = flush_with(f, who);
@@ -250,14 +256,22 @@ int vfs_wb_settle(struct vfs_inode *ino, const struct fuse_caller *who)
 
 void vfs_wb_file_closing(struct vfs_file *f)
 {
-	bool last = writer_gone(f);
+	struct vfs_file *w;
+	bool last;
 
-	if (!vfs_wb_mount(f->m) || !may_write(f))
+	if (!vfs_wb_mount(f->m) || !may_write(f)) {
+		writer_gone(f);
 		return;
+	}
 	/* As Linux's release with writeback caching: what is dirty is
-	 * written now, while this file's fh is still open. */
-	if (vfs_pc_has_dirty(f->inode))
-		flush_with(f, NULL);
+	 * written now, while this file is still one of the writers. */
+	if (vfs_pc_has_dirty(f->inode)) {
+		w = writer_of(f->inode, f);
+		flush_with(w ? w : f, NULL);
+		if (w && w != f)
+			vfs_file_put(w);
+	}
+	last = writer_gone(f);
 	if (last && vfs_pc_has_dirty(f->inode)) {
 		/* Written since, and no file left to write it through. */
 		pthread_mutex_lock(&f->m->lock);
@@ -268,14 +282,38 @@ void vfs_wb_file_closing(struct vfs_file *f)
 	}
 }
 
+/* Of a write of n bytes at pos into a block that could not be read
+ * (valid: its pages cached), the part Linux takes without reading: pages
+ * it covers whole, valid ones, and those from the file's old end on, up
+ * to the first page it would have had to read (its write stops there,
+ * with the read's error if at once). */
+static size_t unread_prefix(uint64_t pos, size_t n, uint64_t size,
+			    uint32_t valid)
+{
+	uint64_t end = pos + n, p = pos;
+
+	while (p < end) {
+		uint64_t ps = p / PAGE_BYTES * PAGE_BYTES;
+		uint64_t pe = ps + PAGE_BYTES < end ? ps + PAGE_BYTES : end;
+		bool whole = p == ps && pe == ps + PAGE_BYTES;
+		unsigned page = (unsigned)(ps % VFS_PC_BLOCK / PAGE_BYTES);
+
+		if (!whole && ps < size && !(valid & (1u << page)))
+			break;
+		p = pe;
+	}
+	return (size_t)(p - pos);
+}
+
 ssize_t vfs_wb_write(struct vfs_file *f, const struct fuse_caller *who,
 		     const char *buf, size_t count, uint64_t off)
 {
 	struct vfs_inode *ino = f->inode;
+	struct timespec now;
 	size_t done = 0;
 
 	while (done < count) {
-		uint64_t pos = off + done, size;
+		uint64_t pos = off + done, size = 0;
 		size_t n = VFS_PC_BLOCK - (size_t)(pos % VFS_PC_BLOCK);
 		int r = -EAGAIN;
 
@@ -288,9 +326,33 @@ ssize_t vfs_wb_write(struct vfs_file *f, const struct fuse_caller *who,
 			pthread_mutex_unlock(&f->m->lock);
 			r = vfs_pc_dirty(ino, pos, buf + done, n, size);
 			/* A part of the block: the rest of it first. */
-			if (r == -EAGAIN &&
-			    vfs_read_block(f, who, pos / VFS_PC_BLOCK, size) < 0)
-				break;
+			if (r == -EAGAIN) {
+				int e = vfs_read_block(f, who,
+						       pos / VFS_PC_BLOCK,
+						       size);
+
+				if (e < 0) {
+					r = e;
+					break;
+				}
+			}
+		}
+		if (r < 0 && r != -EAGAIN && r != -ENOMEM) {
+			/* The server would not give the rest of the block
+			 * (a write-only fh): as Linux, the pages that need
+			 * no read are written, and the write ends at the
+			 * first that does. */
+			size_t take = unread_prefix(
+				pos, n, size,
+				vfs_pc_valid_pages(ino, pos / VFS_PC_BLOCK));
+			ssize_t w = take ? vfs_write_through(f, who,
+							     buf + done, take,
+							     pos, 0)
+					 : r;
+
+			if (w <= 0)
+				return done ? (ssize_t)done : w;
+			return (ssize_t)(done + (size_t)w);
 		}
 		if (r < 0) {
 			/* The cache could not take it: straight through. */
@@ -305,10 +367,15 @@ ssize_t vfs_wb_write(struct vfs_file *f, const struct fuse_caller *who,
 			continue;
 		}
 		done += n;
-		/* Ours: the size grows now, not when the server hears. */
+		/* Ours: the size grows and the times move now, not when the
+		 * server hears (Linux's file_update_time). */
+		clock_gettime(CLOCK_REALTIME, &now);
 		pthread_mutex_lock(&f->m->lock);
 		if (pos + n > ino->attr.size)
 			ino->attr.size = pos + n;
+		ino->attr.mtime = ino->attr.ctime = (uint64_t)now.tv_sec;
+		ino->attr.mtimensec = ino->attr.ctimensec =
+			(uint32_t)now.tv_nsec;
 		pthread_mutex_unlock(&f->m->lock);
 		if (vfs_pc_over_dirty_limit())
 			flush_with(f, who);
