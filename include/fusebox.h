@@ -62,6 +62,9 @@ struct fb_options {
 	 * bits, owners and the sticky bit itself, as Linux does, and never
 	 * sends ACCESS. Only the caller's uid and primary gid count. */
 	int default_permissions;
+	/* Do not offer FUSE_WRITEBACK_CACHE: writes go through to the
+	 * server before they return (see also fb_cache_set_writeback). */
+	int no_writeback;
 };
 
 void fb_options_init(struct fb_options *opts);
@@ -111,8 +114,17 @@ struct fb_cache_stats {
 	uint64_t hit_bytes;	/* read bytes served from the cache */
 	uint64_t miss_bytes;	/* bytes read from servers into it */
 	uint64_t evicted;	/* blocks dropped to stay in the bound */
+	size_t dirty;		/* bytes of blocks holding written data not
+				 * yet acknowledged by a server (never
+				 * evicted) */
 };
 void fb_cache_stats(struct fb_cache_stats *st);
+/* Whether mounts made from now on offer FUSE_WRITEBACK_CACHE (on by
+ * default; FUSEBOX_WRITEBACK=0 in the environment turns it off). When a
+ * server takes it, writes land in the cache and reach the server on
+ * fsync, close, a dirty limit (half the bound) and unmount; a writeback
+ * error is returned by the next fsync or close, once (docs/cache.md). */
+void fb_cache_set_writeback(int on);
 
 /* Files. flags as open(2); mode is used only with O_CREAT. */
 int fb_open(struct fb_fs *fs, const char *path, int flags);

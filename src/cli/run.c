@@ -36,6 +36,11 @@ static const char run_help[] =
 "  --cache-size=SIZE  memory for cached file data, all mounts together\n"
 "                  (bytes, or with K, M, G; default: FUSEBOX_CACHE_SIZE,\n"
 "                  else 1/16 of RAM within 16M..2G)\n"
+"  --no-writeback  do not offer servers writeback caching: each write\n"
+"                  reaches the server before it returns (default: offer\n"
+"                  it unless FUSEBOX_WRITEBACK=0; a server that takes it\n"
+"                  gets written data on fsync, close, unmount and when\n"
+"                  dirty data fills half the cache)\n"
 "  -h, --help      show this help and exit\n"
 "\n"
 "Exit status: PROGRAM's; 125 if the sandbox cannot be set up, 126 if\n"
@@ -79,6 +84,8 @@ int cli_run(int argc, char *argv[])
 				return 2;
 			}
 			vfs_pc_set_limit(v);
+		} else if (!strcmp(arg, "--no-writeback")) {
+			vfs_pc_set_writeback(false);
 		} else if (arg[0] == '-') {
 			fprintf(stderr, "fusebox run: unknown option '%s'\n"
 				"Try 'fusebox run --help' for more "

@@ -92,6 +92,7 @@ struct fuse_conn_params {
 	uint32_t max_pages_limit;
 	uint32_t max_inflight;
 	int debug;
+	bool no_writeback;	/* do not offer FUSE_WRITEBACK_CACHE */
 };
 
 /* Settled by INIT (init.c). */

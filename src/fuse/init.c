@@ -23,9 +23,9 @@
 #define NAME_LOW_MAX 1024u
 #define OFFERED_READAHEAD (128u * 1024)
 
-/* Capabilities fusebox implements in this version. Others (writeback
- * cache, splice, ...) come with the features that use them and are not
- * offered before. */
+/* Capabilities fusebox implements in this version. Others (splice,
+ * ...) come with the features that use them and are not offered
+ * before. */
 static const uint64_t offered_flags =
 	FUSE_ASYNC_READ | FUSE_EXPORT_SUPPORT | FUSE_BIG_WRITES |
 	FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
@@ -43,7 +43,17 @@ static const uint64_t offered_flags =
 	FUSE_HAS_IOCTL_DIR |
 	/* The page cache is dropped only when the server says so (with
 	 * AUTO_INVAL_DATA also taken, that one wins, as in Linux). */
-	FUSE_EXPLICIT_INVAL_DATA;
+	FUSE_EXPLICIT_INVAL_DATA |
+	/* Writes land in the page cache and are written back later
+	 * (vfs/writeback.c); a mount may decline to offer it. */
+	FUSE_WRITEBACK_CACHE;
+
+static uint64_t offered(const struct fuse_conn *c)
+{
+	return c->params.no_writeback
+		       ? offered_flags & ~(uint64_t)FUSE_WRITEBACK_CACHE
+		       : offered_flags;
+}
 
 /* Linux caps max_background for servers without CAP_SYS_ADMIN at
  * RAM / 8 KiB / 392 (the size of one request), at most 65535. */
@@ -106,7 +116,7 @@ static void settle(struct fuse_conn *c, const struct fuse_init_out *o,
 	srv = o->flags;
 	if (l->minor >= 36 && (o->flags & FUSE_INIT_EXT))
 		srv |= (uint64_t)o->flags2 << 32;
-	l->flags = srv & offered_flags;
+	l->flags = srv & offered(c);
 	if (l->minor < 9)
 		l->flags &= ~(uint64_t)FUSE_EXPORT_SUPPORT;
 	if (l->flags & FUSE_AUTO_INVAL_DATA)
@@ -189,8 +199,8 @@ void fuse_init_start(struct fuse_conn *c)
 	c->init_in.major = FUSE_KERNEL_VERSION;
 	c->init_in.minor = FUSE_KERNEL_MINOR_VERSION;
 	c->init_in.max_readahead = OFFERED_READAHEAD;
-	c->init_in.flags = (uint32_t)offered_flags;
-	c->init_in.flags2 = (uint32_t)(offered_flags >> 32);
+	c->init_in.flags = (uint32_t)offered(c);
+	c->init_in.flags2 = (uint32_t)(offered(c) >> 32);
 	fuse_req_in(req, &c->init_in, sizeof(c->init_in));
 	fuse_req_out(req, &c->init_out, sizeof(c->init_out));
 	req->out_min = 8; /* a major/minor only answer is a valid refusal */

@@ -84,6 +84,7 @@ int fb_mount_chan(int chan_fd, const struct fb_options *opts,
 		p.max_read = (uint32_t)(max_msg - 16);
 	p.max_inflight = o.max_inflight ? o.max_inflight : 256;
 	p.debug = o.debug;
+	p.no_writeback = o.no_writeback || !vfs_pc_writeback_default();
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs) {
@@ -189,9 +190,16 @@ int fb_unmount(struct fb_fs *fs)
 		if (f)
 			vfs_file_put(f);
 	}
-	/* A server that never answered INIT gets no DESTROY. */
-	if (fuse_conn_ready(fs->conn))
+	/* A server that never answered INIT gets no DESTROY; one that
+	 * did gets the dirty data still held for files opened elsewhere
+	 * first, as Linux's umount syncs before DESTROY. */
+	if (fuse_conn_ready(fs->conn)) {
+		struct fuse_caller who;
+
+		fb_caller(&who, 1);
+		vfs_wb_sync_mount(fs->m, &who);
 		fuse_op_destroy(fs->conn, DESTROY_TIMEOUT_MS);
+	}
 	fb_server_stop(fs, &status);
 	/* Release calls still waiting on the server, then wait for them
 	 * to leave before anything is freed. */
@@ -228,4 +236,10 @@ void fb_cache_stats(struct fb_cache_stats *st)
 	st->hit_bytes = s.hit_bytes;
 	st->miss_bytes = s.miss_bytes;
 	st->evicted = s.evicted;
+	st->dirty = s.dirty;
+}
+
+void fb_cache_set_writeback(int on)
+{
+	vfs_pc_set_writeback(on != 0);
 }

@@ -31,6 +31,10 @@ void sbx_mount_get(struct sbx_mount *mt)
  * reads fail with ENODEV. */
 static void mount_shutdown(struct sbx *sb, struct sbx_mount *mt, bool destroy)
 {
+	/* Dirty data of files still open reaches the server first, as
+	 * Linux's umount syncs the filesystem. */
+	if (fuse_conn_ready(mt->fs->conn))
+		vfs_wb_sync_mount(mt->fs->m, NULL);
 	if (destroy && fuse_conn_ready(mt->fs->conn))
 		fuse_op_destroy(mt->fs->conn, DESTROY_TIMEOUT_MS);
 	fuse_conn_abort(mt->fs->conn, -ENOTCONN,

@@ -120,5 +120,7 @@ int vfs_removexattr(struct vfs_mount *m, const struct fuse_caller *who,
 
 int vfs_syncfs(struct vfs_mount *m, const struct fuse_caller *who)
 {
+	/* As Linux's sync_filesystem: the dirty data, then SYNCFS. */
+	vfs_wb_sync_mount(m, who);
 	return fuse_op_syncfs(m->conn, who);
 }

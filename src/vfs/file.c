@@ -62,11 +62,15 @@ int vfs_file_new(struct vfs_mount *m, struct vfs_inode *ino, int flags,
 	f->refs = 1;
 	f->native_fd = -1;
 	pthread_mutex_init(&f->pos_lock, NULL);
+	vfs_wb_file_opened(f);
 	/* As Linux's open: without KEEP_CACHE the server may have changed
-	 * the file behind our back, so what is cached of it goes. */
+	 * the file behind our back, so what is cached of it goes - dirty
+	 * data written back first, as its invalidation launders pages. */
 	if (has_fh && S_ISREG(ino->type) &&
-	    !(oo->open_flags & FOPEN_KEEP_CACHE))
+	    !(oo->open_flags & FOPEN_KEEP_CACHE)) {
+		vfs_wb_settle(ino, NULL);
 		vfs_pc_invalidate(ino, 0, UINT64_MAX);
+	}
 	*out = f;
 	return 0;
 }
@@ -107,6 +111,9 @@ static int open_file(struct vfs_mount *m, const struct fuse_caller *who,
 			return vfs_fifo_open(m, ino, flags, out);
 		if (!dir && !S_ISREG(ino->type))
 			return -ENXIO;
+		/* The server truncates: our writes must not land after. */
+		if (trunc && atomic)
+			vfs_wb_settle(ino, who);
 		r = fuse_op_open(m->conn, who, ino->nodeid, dir,
 				 trunc && atomic ? flags : flags & ~O_TRUNC,
 				 &oo);
@@ -277,6 +284,8 @@ static void file_put(struct vfs_file *f, int wait_ms)
 	/* OFD and flock locks belong to the open file and end with it. */
 	vfs_locks_release(f, (uint64_t)(uintptr_t)f);
 	vfs_poll_forget(f);
+	/* Dirty data is written back while this fh is still open. */
+	vfs_wb_file_closing(f);
 	if (f->has_fh) {
 		/* As Linux: the server drops flock locks it holds for this
 		 * open file with the RELEASE (owner = the open file). */
@@ -341,9 +350,18 @@ int vfs_file_flush(struct vfs_file *f, const struct fuse_caller *who,
 {
 	/* close(2) drops the closer's record locks on the file: fusebox's
 	 * own here, the server's through FLUSH's lock_owner. */
+	int err;
+
 	vfs_locks_release(f, owner);
-	if ((f->flags & O_PATH) || !S_ISREG(f->inode->type) ||
-	    (f->open_flags & FOPEN_NOFLUSH))
+	if ((f->flags & O_PATH) || !S_ISREG(f->inode->type))
+		return 0;
+	/* As Linux's fuse_flush: the inode's dirty data goes first (also
+	 * with NOFLUSH), and a writeback error is close's, once; FLUSH is
+	 * not sent then. */
+	err = vfs_wb_sync(f->inode, f, who);
+	if (err)
+		return err;
+	if (f->open_flags & FOPEN_NOFLUSH)
 		return 0;
 	return fuse_op_flush(f->m->conn, who, f->inode->nodeid, f->fh, owner);
 }
@@ -498,6 +516,8 @@ ssize_t vfs_pread_quiet(struct vfs_file *f, const struct fuse_caller *who,
 		return vfs_read_cached(f, who, buf, count, (uint64_t)off,
 				       size);
 	}
+	/* Direct I/O reads what the server has: our writes first. */
+	vfs_wb_settle(f->inode, who);
 	if ((f->m->conn->lim.flags & FUSE_ASYNC_READ) && count > chunk)
 		return read_pipelined(f, who, buf, count, off, chunk);
 	return read_serial(f, who, buf, count, off, chunk);
@@ -587,6 +607,8 @@ off_t vfs_lseek(struct vfs_file *f, const struct fuse_caller *who, off_t off,
 			break;
 		}
 		np = -ENOSYS;
+		/* The server answers from what it has: dirty data is not
+		 * written back first, as Linux's fuse_lseek does not. */
 		if (f->has_fh)
 			np = fuse_op_lseek(f->m->conn, who, f->inode->nodeid,
 					   f->fh, off, whence);

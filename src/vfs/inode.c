@@ -143,9 +143,29 @@ void vfs_attr_set(struct vfs_inode *ino, const struct fuse_attr *a,
 		  uint64_t valid, uint32_t valid_nsec, uint64_t now)
 {
 	uint64_t ttl = fuse_timeout_ns(valid, valid_nsec);
+	struct fuse_attr ours;
 
-	if (S_ISREG(ino->type))
+	bool wb = S_ISREG(ino->type) && vfs_wb_mount(ino->mount);
+
+	/* With writeback caching the file's data and size are ours, as
+	 * Linux's client owns them then: once we know the size, the
+	 * server's neither changes it nor cuts or drops the cache (our
+	 * writes may not have reached it). The times are ours too while
+	 * any of them is still on its way. */
+	if (wb && ino->attr_known) {
+		ours = *a;
+		ours.size = ino->attr.size;
+		if (vfs_pc_pending(ino)) {
+			ours.mtime = ino->attr.mtime;
+			ours.mtimensec = ino->attr.mtimensec;
+			ours.ctime = ino->attr.ctime;
+			ours.ctimensec = ino->attr.ctimensec;
+		}
+		a = &ours;
+	}
+	if (S_ISREG(ino->type) && !wb)
 		attr_changed_data(ino, a);
+	ino->attr_known = true;
 	ino->attr = *a;
 	ino->attr_expiry = ttl > UINT64_MAX - now ? UINT64_MAX : now + ttl;
 	if (ino->attr_expiry == now)

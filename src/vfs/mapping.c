@@ -345,7 +345,7 @@ static int write_run(struct vfs_mapping *mp, const struct fuse_caller *who,
 		} else {
 			j = len;
 		}
-		w = vfs_write_back(mp->f, who, now + i, j - i, off + i);
+		w = vfs_write_stores(mp->f, who, now + i, j - i, off + i);
 		if (w < 0 || (size_t)w < j - i)
 			return w < 0 ? (int)w : -EIO;
 		pthread_mutex_lock(&mp->state_lock);

@@ -4,6 +4,12 @@
  * server a block at a time (several READs in flight with ASYNC_READ),
  * handed to the reader and kept. A read that starts where the last one on
  * the same open file ended also reads max_readahead bytes ahead.
+ *
+ * A fill stops before the next cached block: that one may hold our
+ * writes, newer than the server's bytes. With writeback caching the size
+ * is ours, so a short READ below it is a hole the server has not seen
+ * written yet (zeros), not the end of the file (as Linux's
+ * fuse_short_read).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -69,13 +75,19 @@ static ssize_t fill(struct vfs_file *f, const struct fuse_caller *who,
 	size_t n_pieces = 0, window, given = 0;
 	unsigned n_blocks;
 	int err = 0;
-	bool stop = false, broken = false;
+	bool stop = false, broken = false, holes = vfs_wb_mount(f->m);
 
 	if (ahead)
 		end += c->lim.max_readahead;
 	if (end > size)
 		end = size;
 	last = (end - 1) / VFS_PC_BLOCK;
+	if (last > first) {
+		uint64_t cached = vfs_pc_first_cached(ino, first + 1, last);
+
+		if (cached != UINT64_MAX)
+			last = cached - 1;
+	}
 	n_blocks = last - first + 1 > FILL_BLOCKS ? FILL_BLOCKS
 						  : (unsigned)(last - first + 1);
 	for (unsigned i = 0; i < n_blocks; i++) {
@@ -123,12 +135,21 @@ static ssize_t fill(struct vfs_file *f, const struct fuse_caller *who,
 		size_t to = i + window < n_pieces ? i + window : n_pieces;
 
 		run_pieces(f, p, i, to, b);
-		/* Nothing past a short or failed block is worth asking. */
+		/* Nothing past a failed block is worth asking, nor past a
+		 * short one (but a hole, with writeback caching). */
 		for (unsigned k = 0; k <= p[to - 1].blk; k++)
-			if (b[k].done && (b[k].err || b[k].got < b[k].want))
+			if (b[k].done &&
+			    (b[k].err || (b[k].got < b[k].want && !holes)))
 				stop = true;
 	}
 	free(p);
+	if (holes)
+		for (unsigned i = 0; i < n_blocks; i++)
+			if (b[i].done && !b[i].err && b[i].got < b[i].want) {
+				memset(b[i].data + b[i].got, 0,
+				       b[i].want - b[i].got);
+				b[i].got = b[i].want;
+			}
 	/* Hand out and keep the blocks in order, up to the first that
 	 * failed or ended early (the file ended there). */
 	for (unsigned i = 0; i < n_blocks; i++) {
@@ -188,4 +209,44 @@ ssize_t vfs_read_cached(struct vfs_file *f, const struct fuse_caller *who,
 	}
 	__atomic_store_n(&f->ra_next, off + done, __ATOMIC_RELAXED);
 	return (ssize_t)done;
+}
+
+int vfs_read_block(struct vfs_file *f, const struct fuse_caller *who,
+		   uint64_t index, uint64_t size)
+{
+	struct fuse_conn *c = f->m->conn;
+	uint64_t bs = index * VFS_PC_BLOCK, gen = vfs_pc_gen(f->inode);
+	uint32_t chunk = vfs_read_chunk(c);
+	size_t want, cap, got = 0;
+	char *data;
+
+	if (size <= bs)
+		return 0;
+	want = size - bs < VFS_PC_BLOCK ? (size_t)(size - bs) : VFS_PC_BLOCK;
+	cap = (want + 4095) / 4096 * 4096;
+	data = malloc(cap);
+	if (!data)
+		return -ENOMEM;
+	while (got < want) {
+		uint32_t len = want - got < chunk ? (uint32_t)(want - got)
+						  : chunk;
+		ssize_t n = fuse_op_read(c, who, f->inode->nodeid, f->fh,
+					 bs + got, data + got, len, f->flags);
+
+		if (n < 0) {
+			free(data);
+			return (int)n;
+		}
+		got += (size_t)n;
+		if ((uint32_t)n < len)
+			break;
+	}
+	/* Short: the server has not seen the rest written (a hole). */
+	memset(data + got, 0, want - got);
+	/* Cached already (with our writes): its pages not yet valid. */
+	if (!vfs_pc_merge(f->inode, gen, index, data, want))
+		free(data);
+	else
+		vfs_pc_insert(f->inode, gen, index, data, want, cap);
+	return 0;
 }

@@ -22,6 +22,10 @@ int vfs_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 
 	if (m->read_only)
 		return -EROFS;
+	/* Dirty data first, as Linux's setattr with writeback caching: a
+	 * later WRITE must not undo a truncation, move the times set here
+	 * or find the set-user-ID bit still on. */
+	vfs_wb_settle(ino, who);
 	if (f && f->has_fh && S_ISREG(ino->type)) {
 		in->valid |= FATTR_FH;
 		in->fh = f->fh;

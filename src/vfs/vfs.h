@@ -40,6 +40,7 @@ struct vfs_inode {
 	bool hashed;
 	bool advise_rdplus;	/* a lookup happened in this directory */
 	struct fuse_attr attr;
+	bool attr_known;	/* attr came from the server once */
 	uint64_t attr_expiry;	/* CLOCK_MONOTONIC ns */
 	uint64_t attr_gen;	/* bumped by each server invalidation */
 	struct vfs_inode *parent; /* directories: for "..", ref held */
@@ -55,12 +56,18 @@ struct vfs_inode {
 	unsigned opens;		/* open files that raised IN_OPEN */
 	bool unlinked;		/* its last known name went (IN_DELETE_SELF) */
 	/* pagecache.c, under its own lock: the cached blocks, and a count
-	 * of changes that makes a fill begun before one stale. */
+	 * of changes that makes a fill begun before one stale; the dirty
+	 * blocks, the writebacks in flight, and the first error one met
+	 * (for the next fsync or close). */
 	struct vfs_pc_block *pc_blocks;
 	uint64_t pc_gen;
 	/* mapping.c: the mappings of it (under m->lock; each holds a file
 	 * reference, so the inode outlives them). */
 	struct vfs_mapping *mappings;
+	unsigned pc_dirty, pc_wb;
+	int pc_wb_err;
+	/* The files open for writing (m->lock): writeback uses their fh. */
+	struct vfs_file *wfiles;
 	struct vfs_inode *hnext;
 };
 
@@ -154,6 +161,9 @@ struct vfs_file {
 	/* Where the last cached read ended: a read starting there is
 	 * sequential and reads ahead (a hint: read and set unlocked). */
 	uint64_t ra_next;
+	/* On inode->wfiles (m->lock). */
+	bool wlisted;
+	struct vfs_file *wprev, *wnext;
 };
 
 /* mount.c */
@@ -343,11 +353,20 @@ int vfs_kill_privs(struct vfs_mount *m, const struct fuse_caller *who,
  * the file's size after it. */
 uint64_t vfs_data_reached(struct vfs_mount *m, struct vfs_inode *ino,
 			  uint64_t end);
+/* WRITE requests carry at most this many bytes: max_write, max_pages. */
+uint32_t vfs_write_chunk(struct fuse_conn *c);
+/* WRITEs of buf at off now (a short one ends them); the size we hold
+ * grows and the cache takes the bytes (or, for direct I/O, drops the
+ * range). What the server took, or an error for nothing. */
+ssize_t vfs_write_through(struct vfs_file *f, const struct fuse_caller *who,
+			  const char *buf, size_t count, uint64_t off,
+			  uint32_t write_flags);
+/* A mapping's stores (mapping.c), written as a pwrite would be (through
+ * the cache with writeback caching), with no event and nothing applied
+ * to the mappings. */
+ssize_t vfs_write_stores(struct vfs_file *f, const struct fuse_caller *who,
+			 const void *buf, size_t count, uint64_t off);
 /* WRITE split by max_write and max_pages; a short WRITE ends it. */
-/* WRITE of a mapping's dirty bytes (mapping.c): a pwrite with no event
- * and nothing applied to the mappings. */
-ssize_t vfs_write_back(struct vfs_file *f, const struct fuse_caller *who,
-		       const void *buf, size_t count, uint64_t off);
 ssize_t vfs_pwrite(struct vfs_file *f, const struct fuse_caller *who,
 		   const void *buf, size_t count, off_t off);
 /* At the file position (at the end with O_APPEND), which it advances. */
@@ -409,6 +428,36 @@ ssize_t vfs_read_cached(struct vfs_file *f, const struct fuse_caller *who,
 			void *buf, size_t count, uint64_t off, uint64_t size);
 off_t vfs_lseek(struct vfs_file *f, const struct fuse_caller *who, off_t off,
 		int whence);
+/* readcache.c: the file's bytes of block index (size: the file's), read
+ * from the server into the cache, for a write that covers part of it. */
+int vfs_read_block(struct vfs_file *f, const struct fuse_caller *who,
+		   uint64_t index, uint64_t size);
+
+/* writeback.c: writeback caching. The mount's server took it / f's
+ * writes go through it (a regular file without FOPEN_DIRECT_IO). */
+bool vfs_wb_mount(const struct vfs_mount *m);
+bool vfs_wb_on(const struct vfs_file *f);
+/* write(2) into the cache: dirty data, written back later. */
+ssize_t vfs_wb_write(struct vfs_file *f, const struct fuse_caller *who,
+		     const char *buf, size_t count, uint64_t off);
+/* Writes back ino's dirty data now, through hint when it may write,
+ * else another open file of ino. The error of that writeback (also kept
+ * for the next fsync or close). who may be NULL. */
+int vfs_wb_flush(struct vfs_inode *ino, struct vfs_file *hint,
+		 const struct fuse_caller *who);
+/* fsync and close: write back, wait for writebacks in flight, and take
+ * the error one met since the last fsync or close (0: none). */
+int vfs_wb_sync(struct vfs_inode *ino, struct vfs_file *hint,
+		const struct fuse_caller *who);
+/* Before a request that needs the server to have ino's data: written
+ * back and answered (errors stay for fsync/close). */
+int vfs_wb_settle(struct vfs_inode *ino, const struct fuse_caller *who);
+/* Open files that may write join their inode's writers; at the last
+ * put, a writer writes back what is dirty, before RELEASE. */
+void vfs_wb_file_opened(struct vfs_file *f);
+void vfs_wb_file_closing(struct vfs_file *f);
+/* syncfs and unmount: every dirty inode of m written back. */
+int vfs_wb_sync_mount(struct vfs_mount *m, const struct fuse_caller *who);
 
 /* dir.c */
 ssize_t vfs_getdents64(struct vfs_file *f, const struct fuse_caller *who,

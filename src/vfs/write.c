@@ -2,11 +2,14 @@
  * write.c - WRITE split into requests of at most min(max_write,
  * max_pages pages), O_APPEND, FSYNC, FALLOCATE and COPY_FILE_RANGE.
  *
- * There is no page cache yet: every write goes to the server before the
+ * Without writeback caching every write goes to the server before the
  * call returns, and what it returns is what the server took, so no byte
  * is reported written that the server did not receive. After a write the
  * size we hold grows to cover it (as Linux's fuse_write_update_attr) and
  * the rest of the attributes (mtime, ctime, blocks) are the server's.
+ * With it (writeback.c), a write to a file without FOPEN_DIRECT_IO lands
+ * in the page cache, and what needs the server to have the data (FSYNC,
+ * FALLOCATE, COPY_FILE_RANGE, direct I/O) writes it back first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +24,7 @@
 #define MAX_RW_COUNT (0x7ffff000u)
 #define COPY_CHUNK (1u << 20)
 
-static uint32_t write_chunk(struct fuse_conn *c)
+uint32_t vfs_write_chunk(struct fuse_conn *c)
 {
 	uint32_t by_pages = c->lim.max_pages * PAGE_SZ;
 
@@ -51,28 +54,13 @@ static int writable(const struct vfs_file *f)
 	return 0;
 }
 
-static ssize_t write_at(struct vfs_file *f, const struct fuse_caller *who,
-			const char *buf, size_t count, uint64_t off)
+ssize_t vfs_write_through(struct vfs_file *f, const struct fuse_caller *who,
+			  const char *buf, size_t count, uint64_t off,
+			  uint32_t write_flags)
 {
-	uint32_t chunk = write_chunk(f->m->conn);
+	uint32_t chunk = vfs_write_chunk(f->m->conn);
 	size_t done = 0;
 
-	uint32_t write_flags = 0;
-	int err;
-
-	if (off > (uint64_t)INT64_MAX || count > (uint64_t)INT64_MAX - off)
-		return -EFBIG;
-	/* Linux's file_remove_privs: a write by a caller without
-	 * CAP_FSETID clears set-user-ID and set-group-ID; for direct I/O it
-	 * asks the server in the WRITE itself. */
-	if (f->open_flags & FOPEN_DIRECT_IO) {
-		if (who->uid != 0)
-			write_flags |= FUSE_WRITE_KILL_SUIDGID;
-	} else {
-		err = vfs_kill_privs(f->m, who, f->inode, f, NULL);
-		if (err)
-			return err;
-	}
 	while (done < count) {
 		uint32_t want = count - done < chunk ? (uint32_t)(count - done)
 						     : chunk;
@@ -92,9 +80,9 @@ static ssize_t write_at(struct vfs_file *f, const struct fuse_caller *who,
 	if (done) {
 		uint64_t size = vfs_data_reached(f->m, f->inode, off + done);
 
-		/* Write-through: the server has the bytes, the cache takes
-		 * them too. Direct I/O bypasses it, so what it held of the
-		 * range is stale. */
+		/* The server has the bytes, the cache takes them too.
+		 * Direct I/O bypasses it, so what it held of the range is
+		 * stale. */
 		if (f->open_flags & FOPEN_DIRECT_IO)
 			vfs_pc_invalidate(f->inode, off, off + done);
 		else
@@ -103,8 +91,35 @@ static ssize_t write_at(struct vfs_file *f, const struct fuse_caller *who,
 	return (ssize_t)done;
 }
 
-ssize_t vfs_write_back(struct vfs_file *f, const struct fuse_caller *who,
-		       const void *buf, size_t count, uint64_t off)
+static ssize_t write_at(struct vfs_file *f, const struct fuse_caller *who,
+			const char *buf, size_t count, uint64_t off)
+{
+	uint32_t write_flags = 0;
+	int err;
+
+	if (off > (uint64_t)INT64_MAX || count > (uint64_t)INT64_MAX - off)
+		return -EFBIG;
+	/* Linux's file_remove_privs: a write by a caller without
+	 * CAP_FSETID clears set-user-ID and set-group-ID; for direct I/O it
+	 * asks the server in the WRITE itself. */
+	if (f->open_flags & FOPEN_DIRECT_IO) {
+		if (who->uid != 0)
+			write_flags |= FUSE_WRITE_KILL_SUIDGID;
+	} else {
+		err = vfs_kill_privs(f->m, who, f->inode, f, NULL);
+		if (err)
+			return err;
+	}
+	if (vfs_wb_on(f))
+		return vfs_wb_write(f, who, buf, count, off);
+	/* Direct I/O beside cached writes: those reach the server first,
+	 * or they would land on top of this later. */
+	vfs_wb_settle(f->inode, who);
+	return vfs_write_through(f, who, buf, count, off, write_flags);
+}
+
+ssize_t vfs_write_stores(struct vfs_file *f, const struct fuse_caller *who,
+			 const void *buf, size_t count, uint64_t off)
 {
 	return write_at(f, who, buf, count, off);
 }
@@ -195,17 +210,23 @@ ssize_t vfs_write(struct vfs_file *f, const struct fuse_caller *who,
 int vfs_fsync(struct vfs_file *f, const struct fuse_caller *who,
 	      bool datasync)
 {
+	int err;
+
 	if (f->flags & O_PATH)
 		return -EBADF;
 	if (f->native_fd >= 0)
 		return -EINVAL; /* a pipe cannot be synced */
 	if (S_ISREG(f->inode->type)) {
-		/* Stores through mappings reach the server first. */
-		int err = vfs_map_sync_inode(f->inode, who, 0, UINT64_MAX);
-
+		/* Stores through mappings reach the cache first. */
+		err = vfs_map_sync_inode(f->inode, who, 0, UINT64_MAX);
 		if (err)
 			return err;
 	}
+	/* As Linux's fuse_fsync: the dirty data first, and a writeback
+	 * error met since the last fsync or close ends it here. */
+	err = vfs_wb_sync(f->inode, f, who);
+	if (err)
+		return err;
 	if (!f->has_fh && !S_ISDIR(f->inode->type))
 		return 0;
 	return fuse_op_fsync(f->m->conn, who, f->inode->nodeid,
@@ -237,6 +258,7 @@ int vfs_fallocate(struct vfs_file *f, const struct fuse_caller *who,
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
 		     FALLOC_FL_ZERO_RANGE))
 		return -EOPNOTSUPP;
+	vfs_wb_settle(f->inode, who);
 	err = fuse_op_fallocate(f->m->conn, who, f->inode->nodeid, f->fh,
 				mode, (uint64_t)off, (uint64_t)len);
 	if (err)
@@ -354,6 +376,9 @@ ssize_t vfs_copy_file_range(struct vfs_file *in, off_t *off_in,
 		n = 0;
 		goto unlock;
 	}
+	/* The server copies what it has: our writes of both first. */
+	vfs_wb_settle(in->inode, who);
+	vfs_wb_settle(out->inode, who);
 	n = fuse_op_copy_file_range(in->m->conn, who, in->inode->nodeid,
 				    in->fh, (uint64_t)oi, out->inode->nodeid,
 				    out->fh, (uint64_t)oo, len, 0);

@@ -136,7 +136,19 @@ def umask022():
 SERVERS = ["passthrough_ll", "passthrough_fh", "passthrough"]
 # passthrough_ll's cache modes: never (DIRECT_IO, timeouts 0), always
 # (KEEP_CACHE, day-long timeouts); the default one above is in between.
-CACHE_MODES = ["passthrough_ll@cache=never", "passthrough_ll@cache=always"]
+# writeback: the server takes FUSE_WRITEBACK_CACHE, so both clients keep
+# written data in their page cache and write it back later.
+# Known to differ (non-strict xfail): about 15 of seeds 0:1000, all on
+# files passthrough_ll made with CREATE, whose fh keeps O_WRONLY and
+# O_APPEND (its lo_create does not adjust them for writeback as lo_open
+# does): reads for a partial write fail and writebacks append, and where
+# they land then depends on Linux's page-sized dirty tracking, which
+# fusebox's 128 KiB blocks with one dirty range approximate.
+WRITEBACK = pytest.param("passthrough_ll@writeback", marks=pytest.mark.xfail(
+    strict=False, reason="passthrough_ll's CREATE fh (O_WRONLY, O_APPEND) "
+    "under writeback: page-granular differences, docs/cache.md"))
+CACHE_MODES = ["passthrough_ll@cache=never", "passthrough_ll@cache=always",
+               WRITEBACK]
 
 
 @pytest.mark.parametrize("name", SERVERS + CACHE_MODES)
