@@ -258,7 +258,11 @@ int vfs_fallocate(struct vfs_file *f, const struct fuse_caller *who,
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
 		     FALLOC_FL_ZERO_RANGE))
 		return -EOPNOTSUPP;
-	vfs_wb_settle(f->inode, who);
+	/* A punched or zeroed range must not get cached writes back on top
+	 * of it later (Linux writes back the punched range first); an
+	 * allocation leaves them be. */
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		vfs_wb_settle(f->inode, who);
 	err = fuse_op_fallocate(f->m->conn, who, f->inode->nodeid, f->fh,
 				mode, (uint64_t)off, (uint64_t)len);
 	if (err)

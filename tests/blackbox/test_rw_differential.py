@@ -61,12 +61,16 @@ def server_argv(name, src, lib):
     return ([exe, "-f", "{}"] if lib else [exe]), src
 
 
-def fbops_argv(mode, seeds, ops, root, where):
+def fbops_argv(mode, seeds, ops, root, where, extra=()):
     """where: the mountpoint (native) or the server's argv (lib)."""
-    argv = [FBOPS, f"--root={root}", mode]
+    argv = [FBOPS, f"--root={root}", *extra, mode]
     if mode == "native":
         return argv + [where, "--seeds", seeds, "--ops", ops]
     return argv + ["--seeds", seeds, "--ops", ops, "--"] + list(where)
+
+
+def fbops_extra(name):
+    return ["--create-rdwr"] if name.endswith("@writeback") else []
 
 
 def run_fbops(runs):
@@ -137,18 +141,12 @@ SERVERS = ["passthrough_ll", "passthrough_fh", "passthrough"]
 # passthrough_ll's cache modes: never (DIRECT_IO, timeouts 0), always
 # (KEEP_CACHE, day-long timeouts); the default one above is in between.
 # writeback: the server takes FUSE_WRITEBACK_CACHE, so both clients keep
-# written data in their page cache and write it back later.
-# Known to differ (non-strict xfail): about 15 of seeds 0:1000, all on
-# files passthrough_ll made with CREATE, whose fh keeps O_WRONLY and
-# O_APPEND (its lo_create does not adjust them for writeback as lo_open
-# does): reads for a partial write fail and writebacks append, and where
-# they land then depends on Linux's page-sized dirty tracking, which
-# fusebox's 128 KiB blocks with one dirty range approximate.
-WRITEBACK = pytest.param("passthrough_ll@writeback", marks=pytest.mark.xfail(
-    strict=False, reason="passthrough_ll's CREATE fh (O_WRONLY, O_APPEND) "
-    "under writeback: page-granular differences, docs/cache.md"))
+# written data in their page cache and write it back later. fbops runs
+# with --create-rdwr there: libfuse 3.14's passthrough_ll keeps O_WRONLY
+# and O_APPEND on the handle of a file it CREATEs (its OPEN drops them
+# for writeback), which a writeback cannot use correctly on any client.
 CACHE_MODES = ["passthrough_ll@cache=never", "passthrough_ll@cache=always",
-               WRITEBACK]
+               "passthrough_ll@writeback"]
 
 
 @pytest.mark.parametrize("name", SERVERS + CACHE_MODES)
@@ -163,10 +161,11 @@ def test_rw_lib_vs_kernel(name, tmp_path, kernel_mount, umask022):
     kargv, kroot = server_argv(name, str(ksrc), lib=False)
     largv, lroot = server_argv(name, str(lsrc), lib=True)
     mnt = kernel_mount(kargv)
+    x = fbops_extra(name)
     want, got = run_fbops([
         (f"native {name}", fbops_argv("native", seeds, ops, kroot,
-                                      mnt.path)),
-        (f"lib {name}", fbops_argv("lib", seeds, ops, lroot, largv))])
+                                      mnt.path, x)),
+        (f"lib {name}", fbops_argv("lib", seeds, ops, lroot, largv, x))])
     assert want.strip(), "fbops native printed nothing"
     assert_same(name, got, want, ops)
 
@@ -187,13 +186,14 @@ def test_rw_run_vs_kernel(name, tmp_path, kernel_mount, umask022):
     kargv, kroot = server_argv(name, str(ksrc), lib=False)
     rargv, rroot = server_argv(name, str(rsrc), lib=False)
     mnt = kernel_mount(kargv)
+    x = fbops_extra(name)
     q = shlex.join
     script = (f"{q(rargv + [str(rmnt)])} || exit 99; "
-              f"{q(fbops_argv('native', seeds, ops, rroot, str(rmnt)))}; "
+              f"{q(fbops_argv('native', seeds, ops, rroot, str(rmnt), x))}; "
               f"rc=$?; cd /; fusermount3 -u {q([str(rmnt)])}; exit $rc")
     want, got = run_fbops([
         (f"native {name}", fbops_argv("native", seeds, ops, kroot,
-                                      mnt.path)),
+                                      mnt.path, x)),
         (f"fusebox run {name}", [FUSEBOX, "run", "--", "sh", "-c",
                                  script])])
     assert want.strip(), "fbops native printed nothing"

@@ -5,8 +5,16 @@
  * FUSE mount in the tests), printing one canonical line per call, so the
  * two outputs can be diffed.
  *
- *   fbops [--root=SUB] [--debug] lib --seeds A:B --ops N -- SERVER ARGS...
- *   fbops [--root=SUB] native DIR --seeds A:B --ops N
+ *   fbops [--root=SUB] [--debug] [--create-rdwr] lib --seeds A:B --ops N
+ *         -- SERVER ARGS...
+ *   fbops [--root=SUB] [--create-rdwr] native DIR --seeds A:B --ops N
+ *
+ * --create-rdwr: every open with O_CREAT is O_RDWR without O_APPEND. For
+ * servers with writeback caching whose CREATE keeps the caller's
+ * O_WRONLY/O_APPEND on the handle (libfuse 3.14's passthrough_ll adjusts
+ * them in OPEN only): a client's writeback must read partial pages and
+ * write at its offsets, and such a handle can do neither, so where the
+ * bytes land would depend on each client's page accounting.
  *
  * For each seed S in [A,B) a directory "s<S>" is made in SUB of the file
  * system ("/" by default; for native, SUB is taken inside DIR), then N
@@ -44,6 +52,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +77,7 @@
  * (following symlinks), 1 a path (not following), 2 the descriptor.
  */
 static struct fb_fs *fs;
+static bool create_rdwr;	/* --create-rdwr */
 
 static long rc(long r)
 {
@@ -510,6 +520,8 @@ static void draw_args(uint64_t *s, struct args *a, int i, int nops)
 		a->oflags |= O_CREAT | (a->y ? O_RDWR : O_WRONLY);
 		a->file.how = a->file.how == 2 ? 0 : a->file.how;
 	}
+	if (create_rdwr && (a->oflags & O_CREAT))
+		a->oflags = (a->oflags & ~(O_ACCMODE | O_APPEND)) | O_RDWR;
 }
 
 /* Print the path; its dirfd, or -1 when the slot is unused. */
@@ -1138,9 +1150,10 @@ static void run_seed(long seed, int nops, const char *sub)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: fbops [--root=SUB] native DIR --seeds A:B --ops N\n"
-		"       fbops [--root=SUB] [--debug] lib --seeds A:B --ops N "
-		"-- SERVER [ARGS...]\n");
+		"usage: fbops [--root=SUB] [--create-rdwr] native DIR "
+		"--seeds A:B --ops N\n"
+		"       fbops [--root=SUB] [--create-rdwr] [--debug] lib "
+		"--seeds A:B --ops N -- SERVER [ARGS...]\n");
 	exit(2);
 }
 
@@ -1167,6 +1180,8 @@ int main(int argc, char **argv)
 			nops = atoi(argv[++i]);
 		} else if (!strncmp(argv[i], "--root=", 7)) {
 			sub = argv[i] + 7;
+		} else if (!strcmp(argv[i], "--create-rdwr")) {
+			create_rdwr = true;
 		} else if (!strcmp(argv[i], "--debug")) {
 			opts.debug = 1;
 		} else if (!mode) {
