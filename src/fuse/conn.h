@@ -175,9 +175,14 @@ int fuse_send_sync(struct fuse_conn *c, struct fuse_req *req);
  * until the server answers. */
 struct fuse_waiter {
 	bool (*gone)(void *ctx);
+	/* Called (when set) before the thread may wait: for a reply, a
+	 * lock, another thread. The sandbox hands its listener on. */
+	void (*block)(void *ctx);
 	void *ctx;
 };
 void fuse_set_waiter(const struct fuse_waiter *w);
+/* Tell this thread's waiter that the thread is about to wait. */
+void fuse_waiter_block(void);
 /* Whether this thread's waiter says its caller is gone (false without
  * one): for waits that are not requests, such as a blocking lock. */
 bool fuse_caller_gone(void);

@@ -152,6 +152,7 @@ static bool timed_wait(struct vfs_mount *m)
 {
 	struct timespec ts;
 
+	fuse_waiter_block();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_nsec += WAIT_POLL_NS;
 	if (ts.tv_nsec >= 1000000000L) {
