@@ -82,9 +82,9 @@ void fuse_req_init(struct fuse_req *req, uint32_t opcode, uint64_t nodeid,
 	req->in.opcode = opcode;
 	req->in.nodeid = nodeid;
 	if (who) {
-		req->in.uid = who->uid;
-		req->in.gid = who->gid;
-		req->in.pid = who->pid;
+		req->in.uid = fuse_caller_ids(who)->uid;
+		req->in.gid = fuse_caller_ids(who)->gid;
+		req->in.pid = fuse_caller_ids(who)->pid;
 	}
 	pthread_cond_init(&req->cv, NULL);
 }

@@ -319,9 +319,9 @@ int vfs_lock(struct vfs_file *f, const struct fuse_caller *who, int cmd,
 		return err;
 	if (remote)
 		return remote_lock(f, who, cmd, owner, false, fl->l_type, s, e,
-				   (int32_t)who->pid, fl);
+				   (int32_t)fuse_caller_ids(who)->pid, fl);
 	return local_lock(f, cmd, owner, false, fl->l_type, s, e,
-			  (int32_t)who->pid, fl);
+			  (int32_t)fuse_caller_ids(who)->pid, fl);
 }
 
 int vfs_flock(struct vfs_file *f, const struct fuse_caller *who, int op)
@@ -356,7 +356,7 @@ int vfs_flock(struct vfs_file *f, const struct fuse_caller *who, int op)
 		local_lock(f, F_SETLK, owner, true, F_UNLCK, 0, OFFSET_MAX, 0,
 			   NULL);
 	return local_lock(f, cmd, owner, true, type, 0, OFFSET_MAX,
-			  (int32_t)who->pid, NULL);
+			  (int32_t)fuse_caller_ids(who)->pid, NULL);
 }
 
 void vfs_locks_release(struct vfs_file *f, uint64_t owner)
