@@ -265,7 +265,8 @@ cell() {
 }
 
 # Rows: label | short name for the chart ("-": not drawn, the same runs as
-# the row before) | unit | cache mode | field | fbbench options and
+# the row before) | unit | cache mode (passthrough_ll's cache=, where
+# "auto,writeback" also gives it -o writeback: FUSE_WRITEBACK_CACHE) | field | fbbench options and
 # workload | seconds allowed beyond the usual limit (the rows of fixed
 # work) | "nolib" for a whole program that libfusebox cannot run.
 tree_name=$(basename "$tree")
@@ -286,6 +287,11 @@ rows=(
 	"random 4 KiB pwrite over 64 MiB|rand 4K write|ops/s|never|rate|randwrite|20"
 	"random 4 KiB pwrite over 64 MiB|-|MB/s|never|rate2|randwrite|20"
 	"untar $tree ($tree_entries entries, $tree_mb MB)|untar|files/s|never|rate|-a $work/tree.tar untar|60"
+	"create 10,000 files of 100 B, writeback caching|create wb|files/s|auto,writeback|rate|create-delete|120"
+	"delete them (unlink), writeback caching|-|files/s|auto,writeback|rate2|create-delete|120"
+	"sequential write ${big_mib} MiB, 1 MiB writes, fsync, writeback caching|seq write wb|MB/s|auto,writeback|rate|-b $big_mib seqwrite|$((big_mib / 10))"
+	"random 4 KiB pwrite over 64 MiB, writeback caching|rand 4K write wb|ops/s|auto,writeback|rate|randwrite|20"
+	"untar $tree, writeback caching|untar wb|files/s|auto,writeback|rate|-a $work/tree.tar untar|60"
 	"re-read 64 MiB just written and read once, 1 MiB reads|re-read written cached|MB/s|always|rate|reread|20"
 	"find -type f over the untarred $tree_name ($tree_files files)|find|ms/run|never|rate|-a $work/tree.tar find|30"
 	"find -type f over the untarred $tree_name, cached|find cached|ms/run|always|rate|-a $work/tree.tar find|30"

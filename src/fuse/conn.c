@@ -82,9 +82,9 @@ void fuse_req_init(struct fuse_req *req, uint32_t opcode, uint64_t nodeid,
 	req->in.opcode = opcode;
 	req->in.nodeid = nodeid;
 	if (who) {
-		req->in.uid = who->uid;
-		req->in.gid = who->gid;
-		req->in.pid = who->pid;
+		req->in.uid = fuse_caller_ids(who)->uid;
+		req->in.gid = fuse_caller_ids(who)->gid;
+		req->in.pid = fuse_caller_ids(who)->pid;
 	}
 	pthread_cond_init(&req->cv, NULL);
 }
@@ -230,6 +230,7 @@ int fuse_submit(struct fuse_conn *c, struct fuse_req *req)
 {
 	int err;
 
+	fuse_waiter_block(); /* admit() waits for INIT and for room */
 	pthread_mutex_lock(&c->lock);
 	err = admit(c, req);
 	if (err) {
@@ -247,6 +248,12 @@ static __thread const struct fuse_waiter *waiter;
 void fuse_set_waiter(const struct fuse_waiter *w)
 {
 	waiter = w;
+}
+
+void fuse_waiter_block(void)
+{
+	if (waiter && waiter->block)
+		waiter->block(waiter->ctx);
 }
 
 bool fuse_has_waiter(void)
@@ -302,6 +309,7 @@ static void wait_interruptible(struct fuse_conn *c, struct fuse_req *req)
 
 int fuse_wait(struct fuse_conn *c, struct fuse_req *req)
 {
+	fuse_waiter_block();
 	pthread_mutex_lock(&c->lock);
 	wait_interruptible(c, req);
 	pthread_mutex_unlock(&c->lock);

@@ -50,7 +50,25 @@ struct fuse_caller {
 	 * none. */
 	int ngroups;
 	uint32_t groups[FUSE_CALLER_GROUPS];
+	/* Non-NULL: uid, gid and pid are not read yet; fuse_caller_ids()
+	 * has this fill them on first need, on the calling thread, during
+	 * the call (libfusebox: a cached stat needs none of them). */
+	void (*fill)(struct fuse_caller *who);
 };
+
+/* who with uid, gid and pid read. The caller is the one making the call,
+ * on its own thread: filling it in place changes no identity. */
+static inline const struct fuse_caller *
+fuse_caller_ids(const struct fuse_caller *who)
+{
+	if (__builtin_expect(who->fill != NULL, 0)) {
+		struct fuse_caller *w = (struct fuse_caller *)who;
+
+		w->fill(w);
+		w->fill = NULL;
+	}
+	return who;
+}
 
 struct fuse_req {
 	struct fuse_in_header in;
@@ -176,9 +194,14 @@ int fuse_send_sync(struct fuse_conn *c, struct fuse_req *req);
  * until the server answers. */
 struct fuse_waiter {
 	bool (*gone)(void *ctx);
+	/* Called (when set) before the thread may wait: for a reply, a
+	 * lock, another thread. The sandbox hands its listener on. */
+	void (*block)(void *ctx);
 	void *ctx;
 };
 void fuse_set_waiter(const struct fuse_waiter *w);
+/* Tell this thread's waiter that the thread is about to wait. */
+void fuse_waiter_block(void);
 /* Whether this thread's waiter says its caller is gone (false without
  * one): for waits that are not requests, such as a blocking lock. */
 bool fuse_caller_gone(void);

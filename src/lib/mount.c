@@ -18,11 +18,27 @@ void fb_options_init(struct fb_options *o)
 	memset(o, 0, sizeof(*o));
 }
 
+static void fill_fs_ids(struct fuse_caller *who)
+{
+	who->uid = (uint32_t)setfsuid((uid_t)-1);
+	who->gid = (uint32_t)setfsgid((gid_t)-1);
+	who->pid = (uint32_t)getpid();
+}
+
+static void fill_real_ids(struct fuse_caller *who)
+{
+	who->uid = (uint32_t)getuid();
+	who->gid = (uint32_t)getgid();
+	who->pid = (uint32_t)getpid();
+}
+
+/* The ids are read when a permission check or a request needs them
+ * (fuse_caller_ids), on this thread and within this call, so a program
+ * that changes its fsuid between calls is seen; a call answered from the
+ * caches makes none of these three syscalls. */
 void fb_caller(struct fuse_caller *who, int real_ids)
 {
-	who->uid = (uint32_t)(real_ids ? getuid() : (uid_t)setfsuid((uid_t)-1));
-	who->gid = (uint32_t)(real_ids ? getgid() : (gid_t)setfsgid((gid_t)-1));
-	who->pid = (uint32_t)getpid();
+	who->fill = real_ids ? fill_real_ids : fill_fs_ids;
 	who->ngroups = -1; /* read when a check needs them */
 }
 

@@ -150,6 +150,7 @@ static int wait_stop(struct sbx *sb, pid_t tid)
 	struct timespec next_log;
 	int r = -1;
 
+	fuse_waiter_block();
 	clock_gettime(CLOCK_REALTIME, &next_log);
 	next_log.tv_sec += 10;
 	pthread_mutex_lock(&trace_lock);

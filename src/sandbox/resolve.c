@@ -85,6 +85,37 @@ static struct sbx_mount *mount_above(struct sbx *sb, const char *path)
 	return best;
 }
 
+/* The mount whose mountpoint the absolute path names first, as the walk
+ * component by component would meet it (the shortest), if the path
+ * starts with its canonical mountpoint and that still leads to the
+ * directory mounted on. The walk to it would find plain directories
+ * only (a canonical path has no symlink, ".", ".." or "//"), so this
+ * is what it would come to, without a syscall per component. */
+static struct sbx_mount *mount_prefix(struct sbx *sb, const char *path)
+{
+	struct sbx_mount *best = NULL;
+	struct stat st;
+
+	pthread_mutex_lock(&sb->lock);
+	for (struct sbx_mount *mt = sb->mounts; mt; mt = mt->next) {
+		if (mt->pathlen < 2 || strncmp(path, mt->path, mt->pathlen) ||
+		    (path[mt->pathlen] != '/' && path[mt->pathlen]))
+			continue;
+		if (!best || mt->pathlen < best->pathlen)
+			best = mt;
+	}
+	if (best)
+		sbx_mount_get(best);
+	pthread_mutex_unlock(&sb->lock);
+	if (best && (lstat(best->path, &st) < 0 ||
+		     st.st_dev != best->under_dev ||
+		     st.st_ino != best->under_ino)) {
+		sbx_mount_put(sb, best);
+		best = NULL;
+	}
+	return best;
+}
+
 /* Without allow_other only the mounting user may use a mount, as Linux
  * (root included). */
 static int may_use(struct sbx_call *c, struct sbx_mount *mt)
@@ -372,6 +403,7 @@ int sbx_resolve(struct sbx_call *c, int dirfd, const char *path, int flags,
 {
 	struct walk w = { .rest = NULL };
 	char kpath[PATH_MAX + 64];
+	struct sbx_mount *mt;
 	struct sbx_vfile *v;
 	struct stat st;
 	int err, fd;
@@ -401,6 +433,20 @@ int sbx_resolve(struct sbx_call *c, int dirfd, const char *path, int flags,
 			}
 			err = start_at_vfile(c, v, r, flags, t, &w);
 			free(r);
+			if (err != 1)
+				return err;
+			goto native_walk;
+		}
+		mt = mount_prefix(c->sb, kpath);
+		if (mt) {
+			const char *e = kpath + mt->pathlen;
+
+			/* As walk_native goes on from a mountpoint. */
+			while (*e == '/' && e[1] == '/')
+				e++;
+			err = walk_virtual(c, mt, root_ref(mt), "",
+					   *e != '/' ? e : e[1] ? e + 1 : ".",
+					   flags, t, &w);
 			if (err != 1)
 				return err;
 			goto native_walk;
@@ -447,7 +493,6 @@ int sbx_resolve(struct sbx_call *c, int dirfd, const char *path, int flags,
 				 ((flags & SBX_FOLLOW) ? 0 : O_NOFOLLOW));
 	if (fd >= 0) {
 		char canon[PATH_MAX], fdlink[64];
-		struct sbx_mount *mt;
 		ssize_t n;
 
 		if (fstat(fd, &st) == 0) {

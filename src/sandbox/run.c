@@ -3,10 +3,11 @@
  * calls on worker threads, and when it exits unmount what is left, end
  * the servers and return PROGRAM's status.
  *
- * Workers take turns at the listener (one polls and receives at a time,
- * then hands the turn on and handles its call), so a call blocked on a
- * hung server holds one worker only; a new worker starts whenever none is
- * left waiting.
+ * Workers take turns at the listener: one polls, receives and serves
+ * what it received itself, and hands the turn on only when a call is
+ * about to wait (sbx_turn_pass), so a call blocked on a hung server
+ * holds one worker only; a new worker starts whenever none is left
+ * waiting for the turn.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,8 +39,6 @@
 #define MAX_WORKERS 512
 #define LEFTOVER_WAIT_MS 2000
 
-static pthread_mutex_t turn = PTHREAD_MUTEX_INITIALIZER;
-
 static void *worker(void *arg);
 
 static void spawn_worker(struct sbx *sb)
@@ -55,71 +54,198 @@ static void spawn_worker(struct sbx *sb)
 	pthread_attr_destroy(&a);
 }
 
-static bool call_gone(void *ctx)
+/* Wait for the turn (wlock held). false: stopping. */
+static bool take_turn(struct sbx *sb, uint64_t *gen)
 {
-	return sbx_call_gone(ctx);
+	while (sb->turn_taken &&
+	       !__atomic_load_n(&sb->stopping, __ATOMIC_ACQUIRE))
+		pthread_cond_wait(&sb->turn_cv, &sb->wlock);
+	if (__atomic_load_n(&sb->stopping, __ATOMIC_ACQUIRE))
+		return false;
+	sb->turn_taken = true;
+	*gen = sb->turn_gen;
+	return true;
 }
 
+/* The holder at gen leaves the turn to the next worker, and is no longer
+ * idle (wlock held): one is started if none is left to take it. */
+static void hand_off(struct sbx *sb)
+{
+	__atomic_add_fetch(&sb->turn_gen, 1, __ATOMIC_RELEASE);
+	sb->turn_taken = false;
+	sb->idle--;
+	if (sb->idle == 0 && sb->workers < sb->max_workers) {
+		sb->idle++;
+		spawn_worker(sb);
+	}
+	pthread_cond_signal(&sb->turn_cv);
+}
+
+void sbx_turn_pass(struct sbx_call *c)
+{
+	struct sbx *sb = c->sb;
+
+	if (!c->holds_turn)
+		return;
+	c->holds_turn = false;
+	pthread_mutex_lock(&sb->wlock);
+	/* The watchdog may have handed it off for us already. */
+	if (sb->turn_gen == c->turn_gen)
+		hand_off(sb);
+	pthread_mutex_unlock(&sb->wlock);
+}
+
+/* Wait for a call: 1, one is there; 0, not yet; -1, the sandbox is
+ * over (no process holds the filter any more). */
+static int listener_wait(struct sbx *sb)
+{
+	struct pollfd p = { .fd = sb->listener, .events = POLLIN };
+	int r = poll(&p, 1, 200);
+
+	if (r < 0)
+		return errno == EINTR ? 0 : -1;
+	if (r > 0 && (p.revents & (POLLHUP | POLLERR)) &&
+	    !(p.revents & POLLIN))
+		return -1;
+	return r > 0;
+}
+
+static bool call_gone(void *ctx)
+{
+	struct sbx_call *c = ctx;
+
+	/* Asked while waiting: a wait nobody announced. */
+	sbx_turn_pass(c);
+	return sbx_call_gone(c);
+}
+
+static void call_blocks(void *ctx)
+{
+	sbx_turn_pass(ctx);
+}
+
+/* The holder of the turn serves the calls it receives itself: the
+ * trapped thread woke it on its own CPU (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
+ * and is woken back on it by the answer, and no other thread is involved.
+ * A call that is about to wait passes the turn on first (sbx_turn_pass,
+ * through the fuse_waiter's block hook), so that a call that hangs on a
+ * server holds one worker only, and the server's own calls are still
+ * received. */
 static void *worker(void *arg)
 {
 	struct sbx *sb = arg;
 	struct seccomp_notif n;
-	struct fuse_waiter w = { .gone = call_gone };
+	struct fuse_waiter w = { .gone = call_gone, .block = call_blocks };
+	uint64_t gen = 0;
+	bool holding = false;
 
 	for (;;) {
-		struct pollfd p = { .fd = sb->listener, .events = POLLIN };
 		struct sbx_call c;
 		long r;
 
-		pthread_mutex_lock(&turn);
+		if (!holding) {
+			pthread_mutex_lock(&sb->wlock);
+			holding = take_turn(sb, &gen);
+			pthread_mutex_unlock(&sb->wlock);
+			if (!holding)
+				goto out;
+		}
+		/* With SYNC_WAKE_UP (Linux 6.6 on), RECV waits on the wait
+		 * queue poll waits on, is woken on the trapped thread's CPU,
+		 * and fails at once with ENOENT when the sandbox has no
+		 * process left (or the caller died before we took the call):
+		 * then poll tells the two apart. Older kernels' RECV sleeps
+		 * through the end of the sandbox: poll first there. */
 		for (;;) {
 			if (__atomic_load_n(&sb->stopping, __ATOMIC_ACQUIRE))
 				goto out;
-			r = poll(&p, 1, 200);
-			if (r < 0 && errno != EINTR)
-				goto out;
-			if (r > 0 && (p.revents & (POLLHUP | POLLERR)) &&
-			    !(p.revents & POLLIN))
-				goto out;
-			if (r <= 0)
-				continue;
+			if (!sb->recv_blocks) {
+				r = listener_wait(sb);
+				if (r < 0)
+					goto out;
+				if (r == 0)
+					continue;
+			}
 			memset(&n, 0, sizeof(n));
 			if (ioctl(sb->listener, SECCOMP_IOCTL_NOTIF_RECV, &n) == 0)
 				break;
 			if (errno != EINTR && errno != ENOENT)
 				goto out;
+			if (sb->recv_blocks && listener_wait(sb) < 0)
+				goto out;
 		}
-		pthread_mutex_lock(&sb->wlock);
-		sb->idle--;
-		if (sb->idle == 0 && sb->workers < sb->max_workers) {
-			sb->idle++;
-			spawn_worker(sb);
-		}
-		pthread_mutex_unlock(&sb->wlock);
-		pthread_mutex_unlock(&turn);
+		__atomic_store_n(&sb->turn_busy, true, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&sb->turn_calls, 1, __ATOMIC_RELAXED);
 
 		memset(&c, 0, sizeof(c));
 		c.sb = sb;
 		c.n = &n;
 		c.tid = (pid_t)n.pid;
+		c.holds_turn = true;
+		c.turn_gen = gen;
 		w.ctx = &c;
 		fuse_set_waiter(&w);
 		r = sbx_dispatch(&c);
 		fuse_set_waiter(NULL);
+		if (c.holds_turn)
+			__atomic_store_n(&sb->turn_busy, false,
+					 __ATOMIC_RELAXED);
 		if (r != SBX_SENT && !c.answered)
 			sbx_reply(sb, n.id, r);
 
+		/* Still ours unless passed on, by us or by the watchdog. */
+		if (c.holds_turn &&
+		    __atomic_load_n(&sb->turn_gen, __ATOMIC_ACQUIRE) == gen)
+			continue;
+		holding = false;
 		pthread_mutex_lock(&sb->wlock);
 		sb->idle++;
 		pthread_mutex_unlock(&sb->wlock);
 	}
 out:
-	pthread_mutex_unlock(&turn);
 	pthread_mutex_lock(&sb->wlock);
+	if (holding && sb->turn_gen == gen) {
+		sb->turn_taken = false;
+		pthread_cond_broadcast(&sb->turn_cv);
+	}
 	sb->idle--;
 	sb->workers--;
 	pthread_cond_broadcast(&sb->wcv);
 	pthread_mutex_unlock(&sb->wlock);
+	return NULL;
+}
+
+#define WATCHDOG_MS 20
+
+/* A call that waits without saying so (a wait no hook covers) must not
+ * keep the others from being received: a holder seen serving the same
+ * call twice, WATCHDOG_MS apart, has its turn handed off for it. */
+static void *watchdog(void *arg)
+{
+	struct sbx *sb = arg;
+	uint64_t seen = 0;
+
+	while (!__atomic_load_n(&sb->stopping, __ATOMIC_ACQUIRE)) {
+		struct timespec ts = { 0, WATCHDOG_MS * 1000000L };
+		uint64_t calls;
+
+		nanosleep(&ts, NULL);
+		calls = __atomic_load_n(&sb->turn_calls, __ATOMIC_RELAXED);
+		if (!__atomic_load_n(&sb->turn_busy, __ATOMIC_RELAXED) ||
+		    calls != seen) {
+			seen = calls;
+			continue;
+		}
+		pthread_mutex_lock(&sb->wlock);
+		if (sb->turn_taken &&
+		    __atomic_load_n(&sb->turn_busy, __ATOMIC_RELAXED) &&
+		    __atomic_load_n(&sb->turn_calls, __ATOMIC_RELAXED) == seen) {
+			__atomic_store_n(&sb->turn_busy, false,
+					 __ATOMIC_RELAXED);
+			hand_off(sb);
+		}
+		pthread_mutex_unlock(&sb->wlock);
+	}
 	return NULL;
 }
 
@@ -273,6 +399,7 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 	pthread_mutex_init(&sb->ino_lock, NULL);
 	pthread_cond_init(&sb->ino_cv, NULL);
 	pthread_cond_init(&sb->wcv, NULL);
+	pthread_cond_init(&sb->turn_cv, NULL);
 	pthread_mutex_init(&sb->vpoll_lock, NULL);
 	sb->max_workers = MAX_WORKERS;
 	sb->next_mnt_id = 0;
@@ -311,7 +438,8 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 	/* Synchronous wake-up: the supervisor runs on the trapped thread's
 	 * CPU (measured here: a trap falls from ~30 to ~5 us). Kernels
 	 * before 6.6 lack it; we run without. */
-	ioctl(lfd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, sync_flag);
+	sb->recv_blocks =
+		ioctl(lfd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, sync_flag) == 0;
 	sb->inotify = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	sb->epoll = epoll_create1(EPOLL_CLOEXEC);
 	if (sb->inotify < 0 || sb->epoll < 0) {
@@ -337,6 +465,8 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 	sb->idle = 1;
 	spawn_worker(sb);
 	pthread_mutex_unlock(&sb->wlock);
+	pthread_create(&t, NULL, watchdog, sb);
+	pthread_detach(t);
 	if (write(sv[0], "g", 1) != 1) {
 		kill(sb->child, SIGKILL);
 	}
@@ -380,6 +510,7 @@ int sbx_run(const struct sbx_options *o, char *const argv[])
 	sbx_fifo_gc(sb, NULL, true); /* those of lazily detached mounts */
 	__atomic_store_n(&sb->stopping, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&sb->wlock);
+	pthread_cond_broadcast(&sb->turn_cv);
 	while (sb->workers)
 		pthread_cond_wait(&sb->wcv, &sb->wlock);
 	pthread_mutex_unlock(&sb->wlock);

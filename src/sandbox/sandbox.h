@@ -173,6 +173,7 @@ struct sbx {
 	struct sbx_vfile *vfiles;
 	dev_t memfd_dev;	/* st_dev of placeholders (0: none made) */
 	bool killable;		/* trapped calls wait killably (filter.c) */
+	bool recv_blocks;	/* RECV alone may wait (run.c) */
 	/* sys_inotify.c: the programs' inotify instances (sb->lock), and
 	 * the epoll set of their kernel inotify descriptors. */
 	struct sbx_inotify *inotifies;
@@ -193,10 +194,19 @@ struct sbx {
 	unsigned n_vcwd;	/* processes with a cwd in a mount (hint) */
 	bool stopping;
 
-	/* Worker threads taking notifications. */
+	/* Worker threads taking notifications (run.c). One of them holds
+	 * the turn: it alone receives, and it serves what it received
+	 * itself, keeping the turn, unless the call is about to wait
+	 * (sbx_turn_pass). wlock guards all but the two hints the
+	 * watchdog reads (turn_busy, turn_calls: atomics). */
 	pthread_mutex_t wlock;
 	pthread_cond_t wcv;
+	pthread_cond_t turn_cv;
 	unsigned workers, idle, max_workers;
+	bool turn_taken;
+	uint64_t turn_gen;	/* bumped at every hand-off */
+	bool turn_busy;		/* the holder is serving a call */
+	uint64_t turn_calls;	/* calls the holders received */
 };
 
 /* One trapped syscall being handled. */
@@ -208,6 +218,10 @@ struct sbx_call {
 	bool who_known;
 	/* Answered early, -ERESTARTSYS, for a signal (sbx_call_gone). */
 	bool answered;
+	/* This call's thread holds the listener's turn (run.c), taken
+	 * at turn_gen. */
+	bool holds_turn;
+	uint64_t turn_gen;
 };
 
 /* The kernel's "restart unless the handler lacks SA_RESTART": a trapped
@@ -217,6 +231,11 @@ struct sbx_call {
 
 /* run.c */
 int sbx_run(const struct sbx_options *o, char *const argv[]);
+/* Before a call may wait (for a server, a lock, another thread): hand
+ * the listener's turn on to another worker, so that other calls -
+ * among them the server's own - are still received. Cheap when the
+ * turn was already passed. */
+void sbx_turn_pass(struct sbx_call *c);
 
 /* filter.c: install the filter in the calling process; returns the
  * listener fd or a negative errno, and whether trapped calls wait

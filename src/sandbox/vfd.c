@@ -508,9 +508,10 @@ void sbx_vfile_drain(struct sbx *sb, bool wait)
 	sb->ino_done += count;
 	if (count)
 		pthread_cond_broadcast(&sb->ino_cv);
-	if (wait) {
+	if (wait && sb->ino_done < target) {
 		struct timespec ts;
 
+		fuse_waiter_block();
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += DRAIN_WAIT_NS / 1000000000LL;
 		while (sb->ino_done < target &&

@@ -97,6 +97,7 @@ static int open_interruptible(const char *path, int flags)
 		fd = open(path, flags);
 		return fd < 0 ? -errno : fd;
 	}
+	fuse_waiter_block();
 	pthread_once(&once, kick_install);
 	pthread_mutex_init(&o.lock, NULL);
 	pthread_cond_init(&o.cv, NULL);

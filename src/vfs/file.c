@@ -317,6 +317,7 @@ static void file_put(struct vfs_file *f, int wait_ms)
 	if (w) {
 		struct timespec ts;
 
+		fuse_waiter_block();
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += wait_ms / 1000;
 		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;

@@ -350,6 +350,7 @@ ssize_t vfs_inotify_read(struct vfs_inotify *in, void *buf, size_t count,
 			unlock_rank(&in->ev_mu, RANK_EVENTS);
 			return -EAGAIN;
 		}
+		fuse_waiter_block();
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += READ_POLL_NS;
 		if (ts.tv_nsec >= 1000000000L) {

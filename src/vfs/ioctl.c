@@ -144,7 +144,7 @@ static long local_ioctl(struct vfs_file *f, const struct fuse_caller *who,
 	case FIBMAP:
 		/* CAP_SYS_RAWIO; then block 0, as fuse_bmap without a
 		 * block device answers. */
-		if (who->uid != 0)
+		if (fuse_caller_ids(who)->uid != 0)
 			return -EPERM;
 		if (get_int(in) < 0)
 			return -EINVAL;
@@ -153,7 +153,7 @@ static long local_ioctl(struct vfs_file *f, const struct fuse_caller *who,
 		return 0;
 	case FIFREEZE:
 	case FITHAW:
-		return who->uid != 0 ? -EPERM : -EOPNOTSUPP;
+		return fuse_caller_ids(who)->uid != 0 ? -EPERM : -EOPNOTSUPP;
 	default: /* FIEMAP, FICLONE, FICLONERANGE, FIDEDUPERANGE */
 		return -EOPNOTSUPP;
 	}

@@ -152,6 +152,7 @@ static bool timed_wait(struct vfs_mount *m)
 {
 	struct timespec ts;
 
+	fuse_waiter_block();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_nsec += WAIT_POLL_NS;
 	if (ts.tv_nsec >= 1000000000L) {
@@ -331,9 +332,9 @@ int vfs_lock(struct vfs_file *f, const struct fuse_caller *who, int cmd,
 		publish_stores(f, who);
 	if (remote)
 		return remote_lock(f, who, cmd, owner, false, fl->l_type, s, e,
-				   (int32_t)who->pid, fl);
+				   (int32_t)fuse_caller_ids(who)->pid, fl);
 	return local_lock(f, cmd, owner, false, fl->l_type, s, e,
-			  (int32_t)who->pid, fl);
+			  (int32_t)fuse_caller_ids(who)->pid, fl);
 }
 
 int vfs_flock(struct vfs_file *f, const struct fuse_caller *who, int op)
@@ -369,7 +370,7 @@ int vfs_flock(struct vfs_file *f, const struct fuse_caller *who, int op)
 		local_lock(f, F_SETLK, owner, true, F_UNLCK, 0, OFFSET_MAX, 0,
 			   NULL);
 	return local_lock(f, cmd, owner, true, type, 0, OFFSET_MAX,
-			  (int32_t)who->pid, NULL);
+			  (int32_t)fuse_caller_ids(who)->pid, NULL);
 }
 
 void vfs_locks_release(struct vfs_file *f, uint64_t owner)

@@ -180,7 +180,9 @@ static struct vfs_mapping *mapping_new(struct vfs_file *f,
 	mp->f = f;
 	vfs_file_get(f);
 	mp->refs = 1;
-	mp->who = *who;
+	/* Kept for a write-back at the end, maybe on another thread: with
+	 * its ids read now, by their owner. */
+	mp->who = *fuse_caller_ids(who);
 	pthread_mutex_init(&mp->wb_lock, NULL);
 	pthread_mutex_init(&mp->state_lock, NULL);
 	return mp;

@@ -200,7 +200,7 @@ int vfs_mknod(struct vfs_mount *m, const struct fuse_caller *who,
 	if (err)
 		return err;
 	/* Devices need CAP_MKNOD (root here), but for a whiteout (0:0). */
-	if (((S_ISCHR(mode) && rdev != 0) || S_ISBLK(mode)) && who->uid != 0)
+	if (((S_ISCHR(mode) && rdev != 0) || S_ISBLK(mode)) && fuse_caller_ids(who)->uid != 0)
 		return -EPERM;
 	err = fuse_op_mknod(m->conn, who, dir->nodeid, last->name,
 			    masked(m, who, mode), dev, who->umask, &eo);

@@ -25,7 +25,7 @@
 
 bool vfs_in_group(const struct fuse_caller *who, uint32_t gid)
 {
-	if (who->gid == gid)
+	if (fuse_caller_ids(who)->gid == gid)
 		return true;
 	if (who->ngroups < 0) {
 		/* The caller's own record, filled once (a cache, though
@@ -35,7 +35,7 @@ bool vfs_in_group(const struct fuse_caller *who, uint32_t gid)
 		FILE *f;
 
 		w->ngroups = 0;
-		snprintf(p, sizeof(p), "/proc/%u/status", who->pid);
+		snprintf(p, sizeof(p), "/proc/%u/status", fuse_caller_ids(who)->pid);
 		f = fopen(p, "re");
 		while (f && fgets(line, sizeof(line), f)) {
 			char *q = line + 7, *end;
@@ -66,14 +66,14 @@ int vfs_mode_permission(const struct fuse_caller *who,
 {
 	unsigned bits = a->mode;
 
-	if (who->uid == 0) {
+	if (fuse_caller_ids(who)->uid == 0) {
 		/* CAP_DAC_OVERRIDE: anything but executing a non-directory
 		 * that has no x bit at all. */
 		if ((mode & X_OK) && !S_ISDIR(a->mode) && !(bits & 0111))
 			return -EACCES;
 		return 0;
 	}
-	if (who->uid == a->uid)
+	if (fuse_caller_ids(who)->uid == a->uid)
 		bits >>= 6;
 	else if (vfs_in_group(who, a->gid))
 		bits >>= 3;
@@ -137,13 +137,13 @@ int vfs_may_delete(struct vfs_mount *m, const struct fuse_caller *who,
 	struct fuse_attr d, v;
 	int err = 0;
 
-	if (m->default_permissions && who->uid != 0) {
+	if (m->default_permissions && fuse_caller_ids(who)->uid != 0) {
 		err = vfs_permission(m, who, dir, W_OK | X_OK);
 		if (!err)
 			err = fresh_attr(m, who, dir, &d);
-		if (!err && (d.mode & S_ISVTX) && who->uid != d.uid) {
+		if (!err && (d.mode & S_ISVTX) && fuse_caller_ids(who)->uid != d.uid) {
 			err = fresh_attr(m, who, victim, &v);
-			if (!err && who->uid != v.uid)
+			if (!err && fuse_caller_ids(who)->uid != v.uid)
 				err = -EPERM;
 		}
 		if (err)
@@ -166,7 +166,7 @@ static int owner_or_root(struct vfs_mount *m, const struct fuse_caller *who,
 
 	if (err)
 		return err;
-	return who->uid == 0 || who->uid == a->uid ? 0 : -EPERM;
+	return fuse_caller_ids(who)->uid == 0 || fuse_caller_ids(who)->uid == a->uid ? 0 : -EPERM;
 }
 
 int vfs_may_setattr(struct vfs_mount *m, const struct fuse_caller *who,
@@ -182,14 +182,14 @@ int vfs_may_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 		err = fresh_attr(m, who, ino, &a);
 		if (err)
 			return err;
-		if (who->uid != 0 && (who->uid != a.uid || in->uid != a.uid))
+		if (fuse_caller_ids(who)->uid != 0 && (fuse_caller_ids(who)->uid != a.uid || in->uid != a.uid))
 			return -EPERM;
 	}
 	if (in->valid & FATTR_GID) {
 		err = owner_or_root(m, who, ino, &a);
 		if (err)
 			return err;
-		if (who->uid != 0 && in->gid != a.gid &&
+		if (fuse_caller_ids(who)->uid != 0 && in->gid != a.gid &&
 		    !vfs_in_group(who, in->gid))
 			return -EPERM;
 	}
@@ -202,7 +202,7 @@ int vfs_may_setattr(struct vfs_mount *m, const struct fuse_caller *who,
 		/* Not in the file's group (the new one, for a chown that
 		 * also kills set-user-ID): set-group-ID is dropped. */
 		gid = (in->valid & FATTR_GID) ? in->gid : a.gid;
-		if (who->uid != 0 && !vfs_in_group(who, gid))
+		if (fuse_caller_ids(who)->uid != 0 && !vfs_in_group(who, gid))
 			in->mode &= ~(uint32_t)S_ISGID;
 	}
 	if (in->valid & (FATTR_ATIME | FATTR_MTIME)) {
@@ -275,12 +275,12 @@ int vfs_may_link(struct vfs_mount *m, const struct fuse_caller *who,
 	struct fuse_attr a;
 	int err;
 
-	if (who->uid == 0 || !protected_hardlinks())
+	if (fuse_caller_ids(who)->uid == 0 || !protected_hardlinks())
 		return 0;
 	err = fresh_attr(m, who, ino, &a);
 	if (err)
 		return err;
-	if (who->uid == a.uid)
+	if (fuse_caller_ids(who)->uid == a.uid)
 		return 0;
 	if (!S_ISREG(a.mode) || (a.mode & S_ISUID) ||
 	    (a.mode & sgid_x) == sgid_x)
@@ -302,17 +302,17 @@ int vfs_may_xattr(struct vfs_mount *m, const struct fuse_caller *who,
 	if (!strncmp(name, "security.", 9) || !strncmp(name, "system.", 7))
 		return 0;
 	if (!strncmp(name, "trusted.", 8))
-		return who->uid == 0 ? 0 : write ? -EPERM : -ENODATA;
+		return fuse_caller_ids(who)->uid == 0 ? 0 : write ? -EPERM : -ENODATA;
 	if (!strncmp(name, "user.", 5)) {
 		if (!S_ISREG(ino->type) && !S_ISDIR(ino->type))
 			return write ? -EPERM : -ENODATA;
 		/* The sticky bit, as above, only with default_permissions. */
 		if (write && S_ISDIR(ino->type) && m->default_permissions &&
-		    who->uid != 0) {
+		    fuse_caller_ids(who)->uid != 0) {
 			err = fresh_attr(m, who, ino, &a);
 			if (err)
 				return err;
-			if ((a.mode & S_ISVTX) && who->uid != a.uid)
+			if ((a.mode & S_ISVTX) && fuse_caller_ids(who)->uid != a.uid)
 				return -EPERM;
 		}
 	}

@@ -152,6 +152,7 @@ int vfs_poll_wait(struct vfs_mount *m, uint64_t seq, int timeout_ms)
 							    1000000ull;
 	int err = 0;
 
+	fuse_waiter_block();
 	pthread_mutex_lock(&m->poll_lock);
 	while (m->poll_seq == seq) {
 		uint64_t now = precise_now(), slice = WAIT_SLICE_NS;

@@ -117,7 +117,7 @@ int vfs_kill_privs(struct vfs_mount *m, const struct fuse_caller *who,
 	mode_t mode;
 	int err;
 
-	if (who->uid == 0 || !S_ISREG(ino->type)) /* CAP_FSETID */
+	if (fuse_caller_ids(who)->uid == 0 || !S_ISREG(ino->type)) /* CAP_FSETID */
 		return 0;
 	/* The mode held, even if our own writes made the size and times
 	 * stale (Linux keeps the mode valid across them too). */

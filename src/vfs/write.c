@@ -103,7 +103,7 @@ static ssize_t write_at(struct vfs_file *f, const struct fuse_caller *who,
 	 * CAP_FSETID clears set-user-ID and set-group-ID; for direct I/O it
 	 * asks the server in the WRITE itself. */
 	if (f->open_flags & FOPEN_DIRECT_IO) {
-		if (who->uid != 0)
+		if (fuse_caller_ids(who)->uid != 0)
 			write_flags |= FUSE_WRITE_KILL_SUIDGID;
 	} else {
 		err = vfs_kill_privs(f->m, who, f->inode, f, NULL);
