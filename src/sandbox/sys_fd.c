@@ -302,6 +302,11 @@ long sbx_sys_lseek(struct sbx_call *c)
 	off_t r;
 	WITH_VFILE(c, v);
 
+	/* SEEK_DATA/SEEK_HOLE ask the server, which must have seen the
+	 * closes the program made before (a close writes back cached
+	 * writes, and Linux's close does so before it returns). */
+	if ((int)a[2] == SEEK_DATA || (int)a[2] == SEEK_HOLE)
+		sbx_vfile_settle(c->sb);
 	r = (v->f->flags & O_PATH) ? -EBADF
 				   : vfs_lseek(v->f, sbx_who(c), (off_t)a[1],
 					       (int)a[2]);
