@@ -116,6 +116,18 @@ ssize_t fuse_op_write(struct fuse_conn *c, const struct fuse_caller *who,
 		      uint64_t nodeid, uint64_t fh, uint64_t off,
 		      const void *buf, uint32_t size, int flags,
 		      uint64_t lock_owner, uint32_t write_flags);
+/* Pipelined WRITE: prepare, submit, wait, then the result: bytes the
+ * server took or the error. */
+struct fuse_write_req {
+	struct fuse_req req;
+	struct fuse_write_in in;
+	struct fuse_write_out out;
+};
+void fuse_op_write_prepare(struct fuse_write_req *r,
+			   const struct fuse_caller *who, uint64_t nodeid,
+			   uint64_t fh, uint64_t off, const void *buf,
+			   uint32_t size, int flags, uint32_t write_flags);
+ssize_t fuse_op_write_result(struct fuse_conn *c, struct fuse_write_req *r);
 int fuse_op_fsync(struct fuse_conn *c, const struct fuse_caller *who,
 		  uint64_t nodeid, bool dir, uint64_t fh, bool datasync);
 int fuse_op_syncfs(struct fuse_conn *c, const struct fuse_caller *who);

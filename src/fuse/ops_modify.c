@@ -281,6 +281,37 @@ int fuse_op_removexattr(struct fuse_conn *c, const struct fuse_caller *who,
 	return err;
 }
 
+void fuse_op_write_prepare(struct fuse_write_req *r,
+			   const struct fuse_caller *who, uint64_t nodeid,
+			   uint64_t fh, uint64_t off, const void *buf,
+			   uint32_t size, int flags, uint32_t write_flags)
+{
+	fuse_req_init(&r->req, FUSE_WRITE, nodeid, who);
+	memset(&r->in, 0, sizeof(r->in));
+	memset(&r->out, 0, sizeof(r->out));
+	r->in.fh = fh;
+	r->in.offset = off;
+	r->in.size = size;
+	r->in.write_flags = write_flags;
+	r->in.flags = (uint32_t)flags;
+	fuse_req_in(&r->req, &r->in, sizeof(r->in));
+	fuse_req_in(&r->req, buf, size);
+	fuse_req_out(&r->req, &r->out, sizeof(r->out));
+}
+
+ssize_t fuse_op_write_result(struct fuse_conn *c, struct fuse_write_req *r)
+{
+	if (r->req.error)
+		return r->req.error;
+	if (r->out.size > r->in.size) {
+		/* Claiming more than was sent would invent data. */
+		fuse_log_bad(c, "bad reply to WRITE: %u bytes of %u",
+			     r->out.size, r->in.size);
+		return -EIO;
+	}
+	return (ssize_t)r->out.size;
+}
+
 ssize_t fuse_op_write(struct fuse_conn *c, const struct fuse_caller *who,
 		      uint64_t nodeid, uint64_t fh, uint64_t off,
 		      const void *buf, uint32_t size, int flags,

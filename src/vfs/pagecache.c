@@ -74,6 +74,12 @@ static struct {
 	uint64_t serial;
 	uint64_t hit_bytes, miss_bytes, evicted;
 	bool writeback_off;
+	/* Freed whole-block buffers kept for reuse (linked through their
+	 * first word): memory fresh from the kernel is zeroed and faulted
+	 * in page by page, which costs more than the copy that fills it.
+	 * Kept only while the blocks and they stay within the bound. */
+	void *pool;
+	size_t pool_bytes;
 } pc = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.wb_cv = PTHREAD_COND_INITIALIZER,
@@ -193,6 +199,43 @@ static void tab_grow(void)
 	free(old);
 }
 
+/* Under pc.lock. */
+static char *buf_get_locked(size_t cap)
+{
+	if (cap == VFS_PC_BLOCK && pc.pool) {
+		char *p = pc.pool;
+
+		pc.pool = *(void **)p;
+		pc.pool_bytes -= VFS_PC_BLOCK;
+		return p;
+	}
+	return malloc(cap);
+}
+
+static void buf_put_locked(char *p, size_t cap)
+{
+	if (p && cap == VFS_PC_BLOCK &&
+	    pc.bytes + pc.pool_bytes + cap <= pc.limit) {
+		*(void **)p = pc.pool;
+		pc.pool = p;
+		pc.pool_bytes += cap;
+		return;
+	}
+	free(p);
+}
+
+/* The pool gives back what the blocks now need. */
+static void pool_trim(void)
+{
+	while (pc.pool && pc.bytes + pc.pool_bytes > pc.limit) {
+		void *p = pc.pool;
+
+		pc.pool = *(void **)p;
+		pc.pool_bytes -= VFS_PC_BLOCK;
+		free(p);
+	}
+}
+
 static void lru_unlink(struct vfs_pc_block *b)
 {
 	b->lprev->lnext = b->lnext;
@@ -305,7 +348,7 @@ static void drop(struct vfs_pc_block *b)
 		lru_unlink(b);
 	pc.bytes -= b->cap;
 	pc.n--;
-	free(b->data);
+	buf_put_locked(b->data, b->cap);
 	free(b);
 }
 
@@ -317,7 +360,7 @@ static bool add(struct vfs_pc_block *b)
 	if (pc.n + 1 > pc.tab_size / 2 || !pc.tab_size)
 		tab_grow();
 	if (!pc.tab_size) {
-		free(b->data);
+		buf_put_locked(b->data, b->cap);
 		free(b);
 		return false;
 	}
@@ -338,6 +381,7 @@ static bool add(struct vfs_pc_block *b)
 
 static void evict(void)
 {
+	pool_trim();
 	while (pc.bytes > pc.limit && pc.lru.lprev != &pc.lru) {
 		drop(pc.lru.lprev);
 		pc.evicted++;
@@ -347,6 +391,23 @@ static void evict(void)
 static size_t round_page(size_t n)
 {
 	return (n + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES;
+}
+
+char *vfs_pc_buf_get(size_t cap)
+{
+	char *p;
+
+	pc_lock();
+	p = buf_get_locked(cap);
+	pthread_mutex_unlock(&pc.lock);
+	return p;
+}
+
+void vfs_pc_buf_put(char *p, size_t cap)
+{
+	pc_lock();
+	buf_put_locked(p, cap);
+	pthread_mutex_unlock(&pc.lock);
 }
 
 void vfs_pc_set_limit(size_t bytes)
@@ -432,16 +493,16 @@ void vfs_pc_insert(struct vfs_inode *ino, uint64_t gen, uint64_t index,
 	pc.miss_bytes += len;
 	if (ino->pc_gen != gen || !len || cap > pc.limit ||
 	    !(b = calloc(1, sizeof(*b)))) {
+		buf_put_locked(data, cap);
 		pthread_mutex_unlock(&pc.lock);
-		free(data);
 		return;
 	}
 	old = find(ino, index);
 	if (old && old->pinned) {
 		/* It holds our writes, newer than what was read. */
+		buf_put_locked(data, cap);
 		pthread_mutex_unlock(&pc.lock);
 		free(b);
-		free(data);
 		return;
 	}
 	if (old)
@@ -511,7 +572,7 @@ void vfs_pc_write(struct vfs_inode *ino, uint64_t off, const void *buf,
 		if (!b)
 			continue;
 		b->cap = round_page((size_t)(hi - bs));
-		b->data = malloc(b->cap);
+		b->data = buf_get_locked(b->cap);
 		if (!b->data) {
 			free(b);
 			continue;
@@ -627,7 +688,7 @@ int vfs_pc_dirty(struct vfs_inode *ino, uint64_t off, const void *buf,
 		}
 		b = calloc(1, sizeof(*b));
 		if (b)
-			b->data = malloc(round_page(to));
+			b->data = buf_get_locked(round_page(to));
 		if (!b || !b->data) {
 			free(b);
 			pthread_mutex_unlock(&pc.lock);
@@ -731,7 +792,7 @@ int vfs_pc_flush_begin(struct vfs_inode *ino, struct vfs_pc_extent **out,
 	for (b = ino->pc_blocks; b && n < max; b = b->inext) {
 		if (!dirty(b))
 			continue;
-		x[n].data = malloc(b->dhi - b->dlo);
+		x[n].data = buf_get_locked(b->dhi - b->dlo);
 		if (!x[n].data)
 			break; /* the rest stays dirty for the next flush */
 		memcpy(x[n].data, b->data + b->dlo, b->dhi - b->dlo);
@@ -776,7 +837,7 @@ void vfs_pc_flush_end(struct vfs_inode *ino, struct vfs_pc_extent *x,
 			else
 				settle(b);
 		}
-		free(x[i].data);
+		buf_put_locked(x[i].data, x[i].to - x[i].from);
 	}
 	if (n && !--ino->pc_wb)
 		pthread_cond_broadcast(&pc.wb_cv);

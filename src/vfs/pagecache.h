@@ -35,6 +35,10 @@ struct vfs_pc_stats {
 	size_t dirty;		/* bytes of blocks holding unacknowledged data */
 };
 
+/* Memory for cache data (cap bytes; whole blocks come from a pool of
+ * freed ones), and back: what vfs_pc_insert is given comes from here. */
+char *vfs_pc_buf_get(size_t cap);
+void vfs_pc_buf_put(char *p, size_t cap);
 /* The bound, in bytes (at least one block). Lowering it evicts at once.
  * The default is FUSEBOX_CACHE_SIZE from the environment (bytes, or with
  * a K, M or G suffix), else a sixteenth of RAM between 16 MiB and 2 GiB. */

@@ -96,7 +96,7 @@ static ssize_t fill(struct vfs_file *f, const struct fuse_caller *who,
 
 		b[i].want = (size_t)(be - bs);
 		n_pieces += (b[i].want + chunk - 1) / chunk;
-		b[i].data = malloc((b[i].want + 4095) / 4096 * 4096);
+		b[i].data = vfs_pc_buf_get((b[i].want + 4095) / 4096 * 4096);
 		if (!b[i].data) {
 			n_blocks = i;
 			break;
@@ -105,7 +105,8 @@ static ssize_t fill(struct vfs_file *f, const struct fuse_caller *who,
 	p = calloc(n_pieces ? n_pieces : 1, sizeof(*p));
 	if (!p || !n_blocks) {
 		for (unsigned i = 0; i < n_blocks; i++)
-			free(b[i].data);
+			vfs_pc_buf_put(b[i].data,
+				       (b[i].want + 4095) / 4096 * 4096);
 		free(p);
 		return -ENOMEM;
 	}
@@ -156,7 +157,8 @@ static ssize_t fill(struct vfs_file *f, const struct fuse_caller *who,
 		uint64_t bs = (first + i) * VFS_PC_BLOCK;
 
 		if (broken || b[i].err) {
-			free(b[i].data);
+			vfs_pc_buf_put(b[i].data,
+				       (b[i].want + 4095) / 4096 * 4096);
 		} else {
 			if (given < want && bs + b[i].got > pos + given) {
 				size_t from = (size_t)(pos + given - bs);
@@ -224,7 +226,7 @@ int vfs_read_block(struct vfs_file *f, const struct fuse_caller *who,
 		return 0;
 	want = size - bs < VFS_PC_BLOCK ? (size_t)(size - bs) : VFS_PC_BLOCK;
 	cap = (want + 4095) / 4096 * 4096;
-	data = malloc(cap);
+	data = vfs_pc_buf_get(cap);
 	if (!data)
 		return -ENOMEM;
 	while (got < want) {
@@ -234,7 +236,7 @@ int vfs_read_block(struct vfs_file *f, const struct fuse_caller *who,
 					 bs + got, data + got, len, f->flags);
 
 		if (n < 0) {
-			free(data);
+			vfs_pc_buf_put(data, cap);
 			return (int)n;
 		}
 		got += (size_t)n;
@@ -245,7 +247,7 @@ int vfs_read_block(struct vfs_file *f, const struct fuse_caller *who,
 	memset(data + got, 0, want - got);
 	/* Cached already (with our writes): its pages not yet valid. */
 	if (!vfs_pc_merge(f->inode, gen, index, data, want))
-		free(data);
+		vfs_pc_buf_put(data, cap);
 	else
 		vfs_pc_insert(f->inode, gen, index, data, want, cap);
 	return 0;

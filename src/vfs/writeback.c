@@ -121,29 +121,6 @@ static struct vfs_file *writer_of(struct vfs_inode *ino,
 	return f;
 }
 
-/* WRITEs of [off, off + len) from buf; 0 or the error. A short WRITE is
- * an error here: the bytes were reported written long ago. */
-static int send(struct vfs_file *f, const struct fuse_caller *who,
-		const char *buf, size_t len, uint64_t off)
-{
-	uint32_t chunk = vfs_write_chunk(f->m->conn);
-
-	for (size_t done = 0; done < len;) {
-		uint32_t want = len - done < chunk ? (uint32_t)(len - done)
-						   : chunk;
-		ssize_t n = fuse_op_write(f->m->conn, who, f->inode->nodeid,
-					  f->fh, off + done, buf + done, want,
-					  f->flags, 0, FUSE_WRITE_CACHE);
-
-		if (n < 0)
-			return (int)n;
-		if ((uint32_t)n < want)
-			return -EIO;
-		done += want;
-	}
-	return 0;
-}
-
 static uint64_t ext_start(const struct vfs_pc_extent *x)
 {
 	return x->index * VFS_PC_BLOCK + x->from;
@@ -154,33 +131,118 @@ static uint64_t ext_end(const struct vfs_pc_extent *x)
 	return x->index * VFS_PC_BLOCK + x->to;
 }
 
-/* Sends x[i..j) as one run of contiguous bytes (merged into one buffer
- * when there are several), marking each extent with the result. */
-static void send_run(struct vfs_file *f, const struct fuse_caller *who,
-		     struct vfs_pc_extent *x, size_t i, size_t j)
-{
-	uint64_t start = ext_start(&x[i]), len = ext_end(&x[j - 1]) - start;
-	char *buf = x[i].data;
-	int err;
+/* WRITEs in flight at once during a writeback, as background requests
+ * (max_background bounds what the server has, as for Linux's writeback). */
+#define WB_WINDOW 16
 
-	if (j - i > 1) {
-		buf = malloc(len);
-		if (!buf) {
-			for (size_t k = i; k < j; k++)
-				x[k].err = send(f, who, x[k].data,
-						x[k].to - x[k].from,
-						ext_start(&x[k]));
-			return;
+/* One WRITE of a writeback: the extents [first, last] it carries, from
+ * their own memory or, when it gathers several, a buffer of its own. */
+struct wb_piece {
+	struct fuse_write_req r;
+	char *own;
+	size_t first, last;
+};
+
+/* Builds the next WRITE from extent *i, byte *at of it: as much as runs
+ * contiguously, up to chunk bytes. */
+static int next_piece(struct vfs_file *f, const struct fuse_caller *who,
+		      struct vfs_pc_extent *x, size_t n, size_t *i,
+		      size_t *at, uint32_t chunk, struct wb_piece *p)
+{
+	uint64_t start = ext_start(&x[*i]) + *at;
+	size_t avail = x[*i].to - x[*i].from - *at, len = 0;
+	const char *buf;
+
+	p->first = *i;
+	p->own = NULL;
+	if (avail >= chunk || *i + 1 >= n ||
+	    ext_start(&x[*i + 1]) != ext_end(&x[*i])) {
+		len = avail < chunk ? avail : chunk;
+		buf = x[*i].data + *at;
+		p->last = *i;
+		*at += len;
+	} else {
+		p->own = malloc(chunk);
+		if (!p->own)
+			return -ENOMEM;
+		while (len < chunk && *i < n) {
+			size_t take = x[*i].to - x[*i].from - *at;
+
+			if (take > chunk - len)
+				take = chunk - len;
+			memcpy(p->own + len, x[*i].data + *at, take);
+			len += take;
+			*at += take;
+			p->last = *i;
+			if (*at < x[*i].to - x[*i].from)
+				break;
+			if (*i + 1 >= n ||
+			    ext_start(&x[*i + 1]) != ext_end(&x[*i]))
+				break;
+			(*i)++;
+			*at = 0;
 		}
-		for (size_t k = i; k < j; k++)
-			memcpy(buf + (ext_start(&x[k]) - start), x[k].data,
-			       x[k].to - x[k].from);
+		buf = p->own;
 	}
-	err = send(f, who, buf, len, start);
-	for (size_t k = i; k < j; k++)
-		x[k].err = err;
-	if (buf != x[i].data)
-		free(buf);
+	if (*i < n && *at == x[*i].to - x[*i].from) {
+		(*i)++;
+		*at = 0;
+	}
+	fuse_op_write_prepare(&p->r, who, f->inode->nodeid, f->fh, start, buf,
+			      (uint32_t)len, f->flags, FUSE_WRITE_CACHE);
+	p->r.req.background = true;
+	return 0;
+}
+
+/* Sends the extents, WB_WINDOW WRITEs at a time, and marks each with
+ * the error of a WRITE that carried it (a short WRITE is one: the bytes
+ * were reported written long ago). */
+static void send_all(struct vfs_file *f, const struct fuse_caller *who,
+		     struct vfs_pc_extent *x, size_t n)
+{
+	struct fuse_conn *c = f->m->conn;
+	uint32_t chunk = vfs_write_chunk(c);
+	struct wb_piece *p = calloc(WB_WINDOW, sizeof(*p));
+	size_t i = 0, at = 0;
+
+	if (!p) {
+		for (size_t k = 0; k < n; k++)
+			x[k].err = -ENOMEM;
+		return;
+	}
+	while (i < n) {
+		unsigned np = 0;
+
+		while (np < WB_WINDOW && i < n) {
+			size_t from = i;
+
+			if (next_piece(f, who, x, n, &i, &at, chunk, &p[np])) {
+				x[from].err = -ENOMEM;
+				i = from + 1;
+				at = 0;
+				continue;
+			}
+			np++;
+		}
+		for (unsigned k = 0; k < np; k++)
+			fuse_submit(c, &p[k].r.req);
+		for (unsigned k = 0; k < np; k++) {
+			ssize_t w;
+			int err = 0;
+
+			fuse_wait(c, &p[k].r.req);
+			w = fuse_op_write_result(c, &p[k].r);
+			if (w < 0)
+				err = (int)w;
+			else if ((uint32_t)w < p[k].r.in.size)
+				err = -EIO;
+			for (size_t e = p[k].first; err && e <= p[k].last; e++)
+				if (!x[e].err)
+					x[e].err = err;
+			free(p[k].own);
+		}
+	}
+	free(p);
 }
 
 /* Writes back what is dirty of f's inode now, through f (referenced or
@@ -198,14 +260,7 @@ static int flush_with(struct vfs_file *f, const struct fuse_caller *who)
 		return err;
 	if (!who)
 		who = &nobody;
-	while (i < n) {
-		size_t j = i + 1;
-
-		while (j < n && ext_start(&x[j]) == ext_end(&x[j - 1]))
-			j++;
-		send_run(f, who, x, i, j);
-		i = j;
-	}
+	send_all(f, who, x, n);
 	for (i = 0; i < n && !err; i++)
 		err = x[i].err;
 	vfs_pc_flush_end(ino, x, n);
