@@ -484,6 +484,23 @@ int sbx_resolve(struct sbx_call *c, int dirfd, const char *path, int flags,
 		}
 		snprintf(kpath, sizeof(kpath), "/proc/%d/fd/%d/%s", c->tid,
 			 dirfd, path);
+		/* AT_EMPTY_PATH without following, as a FUSE server's
+		 * fstatat(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) for
+		 * every LOOKUP: the fast path below would open the magic
+		 * link /proc/TID/fd/N itself (a procfs inode, mounted on by
+		 * nobody) and find its own path under no mount, so native,
+		 * unless a mount sits above /proc. Say so without the four
+		 * syscalls. */
+		if (!*path && !(flags & SBX_FOLLOW)) {
+			char link[64];
+
+			snprintf(link, sizeof(link), "/proc/%d/fd/%d", c->tid,
+				 dirfd);
+			mt = mount_above(c->sb, link);
+			if (!mt)
+				return 0;
+			sbx_mount_put(c->sb, mt);
+		}
 	}
 
 	/* Fast path: let the kernel resolve it. */
