@@ -7,10 +7,15 @@
  * fuse_conn_receive(). The socketpair transport (chan_socket.c) does this
  * with a thread; the sandbox's emulated /dev/fuse will do it from the
  * server's trapped read(2)/write(2) calls instead.
+ *
+ * A transport may also let a caller waiting for a reply read the socket
+ * itself (recv_one, watch, aborted; conn.c's receive token): the reply
+ * then wakes the caller directly, not a thread that wakes the caller.
  */
 #ifndef FUSEBOX_FUSE_CHAN_H
 #define FUSEBOX_FUSE_CHAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -28,6 +33,19 @@ struct fuse_chan_ops {
 	 * for the transport's threads to end. */
 	void (*stop)(struct fuse_chan *ch);
 	void (*destroy)(struct fuse_chan *ch);
+
+	/* Optional, all three or none. */
+	/* Called by the holder of the connection's receive token: block
+	 * until one message comes, hand it to fuse_conn_receive() and send
+	 * what that queued. 0, or -ENOTCONN once the connection is aborted
+	 * or the server is gone. */
+	int (*recv_one)(struct fuse_chan *ch);
+	/* Whether the transport's own thread watches for messages: off
+	 * while a caller holds the token, on once nobody does. */
+	void (*watch)(struct fuse_chan *ch, bool on);
+	/* The connection is aborted: wake every caller in recv_one, now and
+	 * later. */
+	void (*aborted)(struct fuse_chan *ch);
 };
 
 struct fuse_chan {

@@ -3,16 +3,22 @@
  * per request and per reply, as on /dev/fuse.
  *
  * Callers send their own requests (kick) without blocking; when the
- * socket is full, the I/O thread waits for room and sends the rest. The
- * I/O thread also reads every reply: it peeks at the header, and the
- * connection then reads the message straight into the request's buffers.
+ * socket is full, the I/O thread waits for room and sends the rest.
+ * Messages are read by whoever holds the connection's receive token
+ * (conn.c): a caller waiting for its reply (recv_one), else the I/O
+ * thread, which watches the socket only while nobody holds the token
+ * (an EPOLLONESHOT watch, so it sleeps through messages a caller reads).
+ * The reader peeks at the header, and the connection then reads the
+ * message straight into the request's buffers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,7 +29,10 @@
 struct sock_chan {
 	struct fuse_chan base;
 	int fd;
-	int wake_fd;
+	int out_fd;	/* fd dup'ed: its own epoll watch, for room to send */
+	int wake_fd;	/* stop the I/O thread */
+	int abort_fd;	/* readable once the connection is aborted */
+	int epfd;	/* the I/O thread's: wake_fd, fd, out_fd */
 	struct fuse_conn *conn;
 	pthread_t thread;
 	bool started;
@@ -32,13 +41,26 @@ struct sock_chan {
 	bool stopping;
 };
 
-static void wake(struct sock_chan *s)
+enum { EV_WAKE, EV_IN, EV_OUT };
+
+static void wake(int efd)
 {
 	uint64_t one = 1;
 
-	if (write(s->wake_fd, &one, sizeof(one)) < 0) {
+	if (write(efd, &one, sizeof(one)) < 0) {
 		/* The counter is non-zero already: the thread will wake. */
 	}
+}
+
+/* One-shot watches: an event disables its watch until it is set again.
+ * Off is one-shot too, so a hang-up (which epoll always reports) wakes
+ * the I/O thread at most once while a caller reads. */
+static void watch_fd(struct sock_chan *s, int fd, int ev, uint32_t events)
+{
+	struct epoll_event e = { .events = events | EPOLLONESHOT,
+				 .data.u32 = (uint32_t)ev };
+
+	epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &e);
 }
 
 /* Set while this thread is in sock_kick: a request completed there
@@ -78,7 +100,7 @@ static void sock_kick(struct fuse_chan *ch)
 		if (send_err == EAGAIN || send_err == EINTR) {
 			fuse_conn_requeue(s->conn, req);
 			s->want_out = true;
-			wake(s);
+			watch_fd(s, s->out_fd, EV_OUT, EPOLLOUT);
 			break;
 		}
 		fuse_conn_sent(s->conn, req); /* may free req */
@@ -116,59 +138,111 @@ static long sock_recv_into(void *ctx, const struct iovec *iov, int n)
 	return r < 0 ? -errno : r;
 }
 
+/* Read one message, with the receive token held: hand it to the
+ * connection, then send what its completion queued (replies free slots,
+ * and background requests move up). hup: the socket said it hung up.
+ * -ENOTCONN once the server is gone. */
+static int receive(struct sock_chan *s, bool hup)
+{
+	struct fuse_out_header oh;
+	ssize_t n;
+
+	memset(&oh, 0, sizeof(oh));
+	n = recv(s->fd, &oh, sizeof(oh), MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n < 0 || (n == 0 && hup)) {
+		fuse_conn_abort(s->conn, -ECONNABORTED,
+				"the server closed its channel");
+		return -ENOTCONN;
+	}
+	fuse_conn_receive(s->conn, &oh, n, sock_recv_into, s);
+	sock_kick(&s->base);
+	return 0;
+}
+
 static void *io_thread(void *arg)
 {
 	struct sock_chan *s = arg;
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = s->fd, .events = POLLIN },
-				       { .fd = s->wake_fd, .events = POLLIN } };
-		struct fuse_out_header oh;
-		ssize_t n;
+		struct epoll_event ev[3];
+		int n = epoll_wait(s->epfd, ev, 3, -1);
 
-		pthread_mutex_lock(&s->send_lock);
-		if (s->want_out)
-			p[0].events |= POLLOUT;
-		pthread_mutex_unlock(&s->send_lock);
-		if (poll(p, 2, -1) < 0) {
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (p[1].revents) {
-			uint64_t v;
+		for (int i = 0; i < n; i++) {
+			uint32_t e = ev[i].events;
 
-			if (read(s->wake_fd, &v, sizeof(v)) < 0) {
-				/* Nothing to read: a spurious wake-up. */
-			}
-			pthread_mutex_lock(&s->send_lock);
-			bool stop = s->stopping;
-			pthread_mutex_unlock(&s->send_lock);
-			if (stop)
+			switch (ev[i].data.u32) {
+			case EV_WAKE: {
+				uint64_t v;
+
+				if (read(s->wake_fd, &v, sizeof(v)) < 0) {
+					/* A spurious wake-up. */
+				}
+				pthread_mutex_lock(&s->send_lock);
+				bool stop = s->stopping;
+				pthread_mutex_unlock(&s->send_lock);
+				if (stop)
+					return NULL;
 				break;
+			}
+			case EV_OUT:
+				pthread_mutex_lock(&s->send_lock);
+				s->want_out = false;
+				pthread_mutex_unlock(&s->send_lock);
+				sock_kick(&s->base);
+				break;
+			case EV_IN:
+				/* A caller holding the token reads instead;
+				 * it watches again when it gives it up. */
+				if (!fuse_conn_rx_begin(s->conn))
+					break;
+				int err = receive(s, e & (EPOLLHUP | EPOLLERR));
+				if (fuse_conn_rx_end(s->conn) && !err)
+					watch_fd(s, s->fd, EV_IN, EPOLLIN);
+				if (err)
+					return NULL;
+				break;
+			}
 		}
-		if (p[0].revents & POLLOUT) {
-			pthread_mutex_lock(&s->send_lock);
-			s->want_out = false;
-			pthread_mutex_unlock(&s->send_lock);
-			sock_kick(&s->base);
-		}
-		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		memset(&oh, 0, sizeof(oh));
-		n = recv(s->fd, &oh, sizeof(oh), MSG_PEEK | MSG_TRUNC |
-						    MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n < 0 || (n == 0 && (p[0].revents & (POLLHUP | POLLERR)))) {
-			fuse_conn_abort(s->conn, -ECONNABORTED,
-					"the server closed its channel");
-			break;
-		}
-		fuse_conn_receive(s->conn, &oh, n, sock_recv_into, s);
-		sock_kick(&s->base); /* replies free slots for waiting requests */
 	}
 	return NULL;
+}
+
+static int sock_recv_one(struct fuse_chan *ch)
+{
+	struct sock_chan *s = (struct sock_chan *)ch;
+	struct pollfd p[2] = { { .fd = s->fd, .events = POLLIN },
+			       { .fd = s->abort_fd, .events = POLLIN } };
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents)
+			return -ENOTCONN;
+		if (p[0].revents)
+			return receive(s, p[0].revents & (POLLHUP | POLLERR));
+	}
+}
+
+static void sock_watch(struct fuse_chan *ch, bool on)
+{
+	struct sock_chan *s = (struct sock_chan *)ch;
+
+	watch_fd(s, s->fd, EV_IN, on ? EPOLLIN : 0);
+}
+
+static void sock_aborted(struct fuse_chan *ch)
+{
+	wake(((struct sock_chan *)ch)->abort_fd); /* never read: stays set */
 }
 
 static int sock_start(struct fuse_chan *ch, struct fuse_conn *conn)
@@ -192,11 +266,12 @@ static void sock_stop(struct fuse_chan *ch)
 	s->stopping = true;
 	pthread_mutex_unlock(&s->send_lock);
 	if (s->started) {
-		wake(s);
+		wake(s->wake_fd);
 		pthread_join(s->thread, NULL);
 		s->started = false;
 	}
 	if (s->fd >= 0) {
+		close(s->out_fd);
 		close(s->fd);
 		s->fd = -1;
 	}
@@ -208,6 +283,8 @@ static void sock_destroy(struct fuse_chan *ch)
 
 	sock_stop(ch);
 	close(s->wake_fd);
+	close(s->abort_fd);
+	close(s->epfd);
 	pthread_mutex_destroy(&s->send_lock);
 	free(s);
 }
@@ -217,6 +294,9 @@ static const struct fuse_chan_ops sock_ops = {
 	.kick = sock_kick,
 	.stop = sock_stop,
 	.destroy = sock_destroy,
+	.recv_one = sock_recv_one,
+	.watch = sock_watch,
+	.aborted = sock_aborted,
 };
 
 long fuse_socket_grow(int fd, int want)
@@ -234,6 +314,18 @@ long fuse_socket_grow(int fd, int want)
 	return (long)v - 32;
 }
 
+static int add_watches(struct sock_chan *s)
+{
+	struct epoll_event w = { .events = EPOLLIN, .data.u32 = EV_WAKE },
+			   in = { .events = EPOLLIN | EPOLLONESHOT,
+				  .data.u32 = EV_IN },
+			   out = { .events = EPOLLONESHOT, .data.u32 = EV_OUT };
+
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake_fd, &w) ||
+	       epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->fd, &in) ||
+	       epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->out_fd, &out);
+}
+
 int fuse_chan_socket_new(int fd, struct fuse_chan **out)
 {
 	struct sock_chan *s = calloc(1, sizeof(*s));
@@ -244,11 +336,19 @@ int fuse_chan_socket_new(int fd, struct fuse_chan **out)
 	}
 	s->base.ops = &sock_ops;
 	s->fd = fd;
+	s->out_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->wake_fd < 0) {
+	s->abort_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->out_fd < 0 || s->wake_fd < 0 || s->abort_fd < 0 || s->epfd < 0 ||
+	    add_watches(s)) {
 		int err = -errno;
 
-		close(fd);
+		int fds[] = { s->out_fd, s->wake_fd, s->abort_fd, s->epfd, fd };
+
+		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
 		free(s);
 		return err;
 	}

@@ -6,6 +6,9 @@
  * or - for FORGET - by being sent. Replies are checked here, once, against
  * what the request allows; an op then checks its own payload (validate.c).
  *
+ * Replies are read by the holder of the receive token (wait_leading):
+ * a sync caller reads its own, else the transport's thread.
+ *
  * Never do here: hold conn->lock while blocked on the server, or call a
  * request's done callback with the lock held (callbacks may take VFS
  * locks, and the VFS calls in here).
@@ -226,7 +229,19 @@ static int admit(struct fuse_conn *c, struct fuse_req *req)
 	return 0;
 }
 
-int fuse_submit(struct fuse_conn *c, struct fuse_req *req)
+static __thread const struct fuse_waiter *waiter;
+
+/* Whether this thread, waiting for req, may read the socket itself: no
+ * signal can call it away (no waiter) and the transport allows it. */
+static bool can_lead(struct fuse_conn *c)
+{
+	return !waiter && c->chan->ops->recv_one;
+}
+
+/* lead: the caller waits for req right after (fuse_send_sync); it takes
+ * the free receive token before sending, so that the transport's thread
+ * is not woken by a reply that comes before the caller waits. */
+static int submit(struct fuse_conn *c, struct fuse_req *req, bool lead)
 {
 	int err;
 
@@ -237,13 +252,22 @@ int fuse_submit(struct fuse_conn *c, struct fuse_req *req)
 		req->error = err;
 		req->state = REQ_DONE;
 	}
+	lead = lead && !err && !c->rx_leader && !c->rx_transport &&
+	       !c->rx_dead;
+	if (lead)
+		c->rx_leader = req;
 	pthread_mutex_unlock(&c->lock);
+	if (lead)
+		c->chan->ops->watch(c->chan, false);
 	if (!err)
 		c->chan->ops->kick(c->chan);
 	return err;
 }
 
-static __thread const struct fuse_waiter *waiter;
+int fuse_submit(struct fuse_conn *c, struct fuse_req *req)
+{
+	return submit(c, req, false);
+}
 
 void fuse_set_waiter(const struct fuse_waiter *w)
 {
@@ -307,11 +331,128 @@ static void wait_interruptible(struct fuse_conn *c, struct fuse_req *req)
 	}
 }
 
+/* Give the receive token up, with the lock held: to the first follower
+ * not yet answered (its cv wakes it to read), else to nobody; true when
+ * nobody holds it now and the transport must watch the socket again. */
+static bool rx_give_up(struct fuse_conn *c)
+{
+	struct fuse_req *f;
+
+	c->rx_transport = false;
+	c->rx_leader = NULL;
+	while (!c->rx_dead && (f = c->rx_followers)) {
+		c->rx_followers = f->rx_next;
+		f->rx_next = NULL;
+		f->rx_follow = false;
+		if (f->state != REQ_DONE) {
+			c->rx_leader = f;
+			pthread_cond_broadcast(&f->cv);
+			return false;
+		}
+	}
+	if (c->rx_dead)
+		pthread_cond_broadcast(&c->rx_cv);
+	return true;
+}
+
+static void rx_follow(struct fuse_conn *c, struct fuse_req *req)
+{
+	struct fuse_req **p = &c->rx_followers;
+
+	while (*p)
+		p = &(*p)->rx_next;
+	*p = req;
+	req->rx_next = NULL;
+	req->rx_follow = true;
+}
+
+static void rx_unfollow(struct fuse_conn *c, struct fuse_req *req)
+{
+	struct fuse_req **p = &c->rx_followers;
+
+	while (*p != req)
+		p = &(*p)->rx_next;
+	*p = req->rx_next;
+	req->rx_next = NULL;
+	req->rx_follow = false;
+}
+
+/* Wait as leader or follower (a caller no signal can take away, on a
+ * transport with recv_one): with the token free, the caller reads the
+ * socket itself until its own reply comes, handing on every other
+ * message as the transport's thread would; the reply thus wakes the
+ * caller directly. With the token held, it waits to be answered or to be
+ * handed the token. The token moves only under the lock, so one thread
+ * reads at a time; a hung server blocks the leader only on its own
+ * request, as it would block it anyway, while every other reply still
+ * gets read. */
+static void wait_leading(struct fuse_conn *c, struct fuse_req *req)
+{
+	const struct fuse_chan_ops *ops = c->chan->ops;
+
+	while (req->state != REQ_DONE) {
+		if (!c->rx_leader && !c->rx_transport && !c->rx_dead) {
+			c->rx_leader = req;
+			pthread_mutex_unlock(&c->lock);
+			ops->watch(c->chan, false);
+			pthread_mutex_lock(&c->lock);
+		}
+		if (c->rx_leader != req) {
+			if (!req->rx_follow)
+				rx_follow(c, req);
+			pthread_cond_wait(&req->cv, &c->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&c->lock);
+		int err = ops->recv_one(c->chan);
+		pthread_mutex_lock(&c->lock);
+		if (err) {
+			/* Aborted (which completes req): read no more. */
+			c->rx_dead = true;
+			break;
+		}
+	}
+	if (req->rx_follow)
+		rx_unfollow(c, req);
+	if (c->rx_leader == req && rx_give_up(c)) {
+		pthread_mutex_unlock(&c->lock);
+		ops->watch(c->chan, true);
+		pthread_mutex_lock(&c->lock);
+	}
+	while (req->state != REQ_DONE || req->sending)
+		pthread_cond_wait(&req->cv, &c->lock);
+}
+
+bool fuse_conn_rx_begin(struct fuse_conn *c)
+{
+	bool took;
+
+	pthread_mutex_lock(&c->lock);
+	took = !c->rx_leader && !c->rx_transport;
+	if (took)
+		c->rx_transport = true;
+	pthread_mutex_unlock(&c->lock);
+	return took;
+}
+
+bool fuse_conn_rx_end(struct fuse_conn *c)
+{
+	bool watch;
+
+	pthread_mutex_lock(&c->lock);
+	watch = rx_give_up(c);
+	pthread_mutex_unlock(&c->lock);
+	return watch;
+}
+
 int fuse_wait(struct fuse_conn *c, struct fuse_req *req)
 {
 	fuse_waiter_block();
 	pthread_mutex_lock(&c->lock);
-	wait_interruptible(c, req);
+	if (can_lead(c))
+		wait_leading(c, req);
+	else
+		wait_interruptible(c, req);
 	pthread_mutex_unlock(&c->lock);
 	pthread_cond_destroy(&req->cv);
 	return req->error;
@@ -319,7 +460,7 @@ int fuse_wait(struct fuse_conn *c, struct fuse_req *req)
 
 int fuse_send_sync(struct fuse_conn *c, struct fuse_req *req)
 {
-	int err = fuse_submit(c, req);
+	int err = submit(c, req, can_lead(c));
 
 	if (err) {
 		pthread_cond_destroy(&req->cv);
@@ -583,6 +724,7 @@ void fuse_conn_abort(struct fuse_conn *c, int err, const char *why)
 	if (why && !c->error_msg[0])
 		snprintf(c->error_msg, sizeof(c->error_msg), "%s", why);
 	c->state = CONN_DEAD;
+	c->rx_dead = true;
 	while ((req = list_pop(&c->queue_head, &c->queue_tail))) {
 		if (req->noreply) {
 			req->next = noreply;
@@ -600,6 +742,8 @@ void fuse_conn_abort(struct fuse_conn *c, int err, const char *why)
 	pthread_cond_broadcast(&c->init_cv);
 	pthread_cond_broadcast(&c->full_cv);
 	pthread_mutex_unlock(&c->lock);
+	if (c->chan && c->chan->ops->aborted)
+		c->chan->ops->aborted(c->chan); /* wakes a leader reading */
 	while ((req = noreply)) {
 		noreply = req->next;
 		pthread_cond_destroy(&req->cv);
@@ -655,6 +799,7 @@ int fuse_conn_new(struct fuse_chan *chan, const struct fuse_conn_params *p,
 	pthread_mutex_init(&c->notify_lock, NULL);
 	pthread_cond_init(&c->init_cv, NULL);
 	pthread_cond_init(&c->full_cv, NULL);
+	pthread_cond_init(&c->rx_cv, NULL);
 	c->params = *p;
 	c->chan = chan;
 	c->next_unique = 2;
@@ -674,11 +819,18 @@ void fuse_conn_free(struct fuse_conn *c)
 {
 	if (c->chan) {
 		fuse_conn_abort(c, -ECONNABORTED, "connection closed");
+		/* A leader may still be leaving recv_one: the socket stays
+		 * open until it has. */
+		pthread_mutex_lock(&c->lock);
+		while (c->rx_leader)
+			pthread_cond_wait(&c->rx_cv, &c->lock);
+		pthread_mutex_unlock(&c->lock);
 		c->chan->ops->stop(c->chan);
 		c->chan->ops->destroy(c->chan);
 	}
 	pthread_cond_destroy(&c->init_cv);
 	pthread_cond_destroy(&c->full_cv);
+	pthread_cond_destroy(&c->rx_cv);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->notify_lock);
 	free(c);

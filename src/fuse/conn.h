@@ -96,6 +96,9 @@ struct fuse_req {
 	pthread_cond_t cv;	/* sync callers wait here */
 	struct fuse_req *next;	/* queue / bg_queue link */
 	struct fuse_req *hnext;	/* inflight hash link */
+	/* A sync caller waiting for the receive token (conn->rx_followers). */
+	bool rx_follow;
+	struct fuse_req *rx_next;
 };
 
 enum fuse_conn_state {
@@ -123,8 +126,9 @@ struct fuse_conn_limits {
 };
 
 /* A notification from the server (unique 0): code is FUSE_NOTIFY_*, msg
- * the payload after the header. Runs on the transport's receiving thread:
- * it must never wait for the server. */
+ * the payload after the header. Runs on the receiving thread (whoever
+ * holds the receive token: the transport's thread or a caller waiting for
+ * its own reply): it must never wait for the server. */
 typedef void (*fuse_notify_fn)(void *ctx, int code, const void *msg,
 			       size_t len);
 
@@ -159,6 +163,18 @@ struct fuse_conn {
 	struct fuse_init_in init_in;
 	struct fuse_init_out init_out;
 	struct fuse_req *init_req;
+
+	/* The receive token (transports with recv_one): at most one thread
+	 * reads the socket. Held by the transport's thread (rx_transport),
+	 * by the sync caller whose request is rx_leader, or free - and then
+	 * the transport's thread watches the socket. A caller that finds it
+	 * held waits on its request's cv in rx_followers; whoever gives the
+	 * token up hands it to the first of those not yet answered. */
+	bool rx_transport;
+	bool rx_dead;	/* aborted: no caller takes the token again */
+	struct fuse_req *rx_leader;
+	struct fuse_req *rx_followers;
+	pthread_cond_t rx_cv;	/* rx_leader gone, after an abort */
 };
 
 int fuse_conn_new(struct fuse_chan *chan, const struct fuse_conn_params *p,
@@ -217,6 +233,11 @@ int fuse_wait(struct fuse_conn *c, struct fuse_req *req);
 struct fuse_req *fuse_conn_next_request(struct fuse_conn *c);
 void fuse_conn_requeue(struct fuse_conn *c, struct fuse_req *req);
 void fuse_conn_sent(struct fuse_conn *c, struct fuse_req *req);
+/* The transport's thread takes the receive token before it reads a
+ * message (false: a caller holds it, read nothing) and gives it back
+ * after (true: nobody holds it now, watch the socket again). */
+bool fuse_conn_rx_begin(struct fuse_conn *c);
+bool fuse_conn_rx_end(struct fuse_conn *c);
 /* Deliver one message from the server. recv_into(ctx, iov, n) reads the
  * message into iov and returns its full length (even if longer), or a
  * negative errno. */
