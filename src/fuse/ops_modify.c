@@ -317,30 +317,16 @@ ssize_t fuse_op_write(struct fuse_conn *c, const struct fuse_caller *who,
 		      const void *buf, uint32_t size, int flags,
 		      uint64_t lock_owner, uint32_t write_flags)
 {
-	struct fuse_write_in in = { .fh = fh, .offset = off, .size = size,
-				    .write_flags = write_flags,
-				    .lock_owner = lock_owner,
-				    .flags = (uint32_t)flags };
-	struct fuse_write_out wo = { 0 };
-	struct fuse_req req;
-	int err;
+	struct fuse_write_req r;
 
-	if (lock_owner)
-		in.write_flags |= FUSE_WRITE_LOCKOWNER;
-	fuse_req_init(&req, FUSE_WRITE, nodeid, who);
-	fuse_req_in(&req, &in, sizeof(in));
-	fuse_req_in(&req, buf, size);
-	fuse_req_out(&req, &wo, sizeof(wo));
-	err = fuse_send_sync(c, &req);
-	if (err)
-		return err;
-	if (wo.size > size) {
-		/* Claiming more than was sent would invent data. */
-		fuse_log_bad(c, "bad reply to WRITE: %u bytes of %u", wo.size,
-			     size);
-		return -EIO;
+	fuse_op_write_prepare(&r, who, nodeid, fh, off, buf, size, flags,
+			      write_flags);
+	if (lock_owner) {
+		r.in.lock_owner = lock_owner;
+		r.in.write_flags |= FUSE_WRITE_LOCKOWNER;
 	}
-	return (ssize_t)wo.size;
+	fuse_send_sync(c, &r.req);
+	return fuse_op_write_result(c, &r);
 }
 
 int fuse_op_fsync(struct fuse_conn *c, const struct fuse_caller *who,
