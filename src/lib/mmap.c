@@ -144,7 +144,7 @@ static int impl_fb_munmap(struct fb_fs *fs, void *addr, size_t len)
 	struct fb_region *dead = NULL;
 	struct fuse_caller who;
 	uintptr_t a = (uintptr_t)addr;
-	int err;
+	int err, e;
 
 	if (munmap(addr, len) < 0)
 		return -errno;
@@ -152,11 +152,8 @@ static int impl_fb_munmap(struct fb_fs *fs, void *addr, size_t len)
 	pthread_mutex_lock(&fs->map_lock);
 	err = forget_range(fs, a, page_up(a + len), &dead);
 	pthread_mutex_unlock(&fs->map_lock);
-	{
-		int e = drop(dead, &who);
-
-		return err ? err : e;
-	}
+	e = drop(dead, &who);
+	return err ? err : e;
 }
 
 struct sync_job {

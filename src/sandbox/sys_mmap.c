@@ -32,8 +32,7 @@ long sbx_sys_mmap(struct sbx_call *c)
 			sbx_vfile_put(c->sb, v);
 		return SBX_CONTINUE; /* a FIFO: ENODEV from the kernel */
 	}
-	r = (v->f->flags & O_PATH) ? -EBADF
-					   : vfs_map_check(v->f, (int)a[2], (int)a[3]);
+	r = vfs_map_check(v->f, (int)a[2], (int)a[3]);
 	if (!r)
 		r = sbx_vfile_materialize(c, v);
 	sbx_vfile_put(c->sb, v);

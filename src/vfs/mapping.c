@@ -113,6 +113,21 @@ static int resize(struct vfs_mapping *mp, uint64_t size)
 	return 0;
 }
 
+/* len bytes of buf at off of the memfd: 0 or the error. */
+static int memfd_put(struct vfs_mapping *mp, const char *buf, size_t len,
+		     uint64_t off)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = pwrite(mp->memfd, buf + done, len - done,
+				   (off_t)(off + done));
+
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 /* Set while this thread fills a mapping: its reads must not sync the
  * inode's mappings, that one among them (its state_lock is ours). */
 static __thread bool filling;
@@ -148,15 +163,8 @@ static int fill(struct vfs_mapping *mp, const struct fuse_caller *who)
 		if (ftruncate(mp->memfd, (off_t)off) < 0)
 			err = -errno;
 	}
-	for (uint64_t done = 0; !err && done < off;) {
-		ssize_t n = pwrite(mp->memfd, mp->clean + done,
-				   (size_t)(off - done), (off_t)done);
-
-		if (n <= 0)
-			err = n < 0 ? -errno : -EIO;
-		else
-			done += (uint64_t)n;
-	}
+	if (!err)
+		err = memfd_put(mp, mp->clean, (size_t)off, 0);
 	return err;
 }
 
@@ -505,14 +513,7 @@ static void apply_one(struct vfs_mapping *mp, const char *buf, size_t len,
 	if (off + len > mp->size && resize(mp, off + len))
 		return; /* no memory: the mapping shows the old bytes */
 	memcpy(mp->clean + off, buf, len);
-	for (size_t done = 0; done < len;) {
-		ssize_t n = pwrite(mp->memfd, buf + done, len - done,
-				   (off_t)(off + done));
-
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
+	memfd_put(mp, buf, len, off);
 }
 
 static void apply_except(struct vfs_inode *ino, struct vfs_mapping *skip,
